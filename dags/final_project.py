@@ -1,0 +1,102 @@
+"""
+### final_project — the hourly Sparkify ETL
+
+Stages Sparkify's listening logs and song catalog from S3 into the warehouse, loads the
+star schema and checks it.
+
+**When it runs.** Every hour (`0 * * * *`, each run covering the hour before it), and
+whenever `create_tables` emits the `sparkify_warehouse_schema` asset.
+
+**What a run loads.**
+* A scheduled or backfill run loads exactly its data interval `[start, end)`: it stages
+  the day's log file `log_data/YYYY/MM/YYYY-MM-DD-events.json` and loads only the events
+  whose `ts` falls in the interval. A missing day file stages zero rows with a warning.
+* A run without a data interval (asset-triggered, or manual without a logical date) is a
+  **full load** of everything under `log_data/` and `song_data/`.
+* The song catalog is restaged only when its objects changed (or with `restage_songs`).
+* Reruns never duplicate rows: songplays, users and time are upserted on their keys;
+  songs and artists are rebuilt from the staged catalog.
+
+**Backfill:** `airflow backfill create --dag-id final_project --from-date 2018-11-01 --to-date 2018-11-02`.
+
+SQL: `include/sql/load/<table>.sql`, checks in `include/sql/checks/`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, Variable, chain, dag, task
+
+from include.sparkify import config
+from include.sparkify.loads import load_table
+from include.sparkify.quality import quality_checks
+from include.sparkify.window import Window
+
+
+@dag(
+    dag_id="final_project",
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable(config.SCHEDULE_CRON, timezone="UTC", interval=timedelta(hours=1)),
+        assets=config.SCHEMA_READY,
+    ),
+    start_date=config.START_DATE,
+    end_date=config.END_DATE,
+    catchup=False,
+    max_active_runs=1,  # runs share the staging tables: one at a time, by design
+    default_args={
+        "owner": "sparkify",
+        "retries": 3,
+        "retry_delay": timedelta(minutes=5),
+        "depends_on_past": False,
+        "email_on_retry": False,
+    },
+    params={
+        "restage_songs": Param(False, type="boolean",
+                               description="Restage the song catalog even if its objects did not change."),
+    },
+    template_searchpath=[str(config.SQL_DIR)],
+    user_defined_macros={"run_window": Window.from_run},
+    tags=["sparkify", "redshift", "etl", "hourly"],
+    doc_md=__doc__,
+)
+def final_project():
+    @task(task_id="Begin_execution")
+    def begin_execution(dag_run=None) -> dict:
+        """Decides what this run loads: its data interval, or everything (a full load)."""
+        window = Window.from_run(dag_run)
+        print(f"This run loads: {window.describe()}")
+        return window.describe()
+
+    @task
+    def stage(table: str, dag_run=None, run_id=None, params=None) -> dict:
+        """Stages one source from S3 into its staging table (COPY on Redshift, streamed COPY on PostgreSQL)."""
+        from include.sparkify.staging import SOURCES, stage as stage_source
+
+        return stage_source(
+            SOURCES[table],
+            Window.from_run(dag_run),
+            run_id=run_id,
+            bucket=Variable.get(config.BUCKET_VARIABLE),
+            force=table == "staging_songs" and bool(params["restage_songs"]),
+        )
+
+    begin = begin_execution()
+    stage_events = stage.override(task_id="Stage_events")("staging_events")
+    stage_songs = stage.override(task_id="Stage_songs")("staging_songs")
+
+    songplays = load_table("Load_songplays_fact_table", "songplays")
+    dimensions = [
+        load_table("Load_user_dim_table", "users"),
+        load_table("Load_song_dim_table", "songs"),
+        load_table("Load_artist_dim_table", "artists"),
+        load_table("Load_time_dim_table", "time"),
+    ]
+    checks = quality_checks()
+    stop = EmptyOperator(task_id="Stop_execution")
+
+    chain(begin, [stage_events, stage_songs], songplays, dimensions, checks, stop)
+
+
+final_project()

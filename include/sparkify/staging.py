@@ -1,0 +1,572 @@
+"""Staging: JSON objects in S3 -> a staging table, with one of two engines.
+
+The engine is chosen at run time by the type of the warehouse connection:
+
+* ``redshift``: a server-side ``COPY ... FROM 's3://...'`` (logs through the jsonpaths
+  file, songs with ``JSON 'auto'``); Redshift reads S3 itself, in parallel.
+* ``postgres`` (the local stand-in): the objects are streamed from S3 through the AWS
+  connection into ``COPY ... FROM STDIN``, one line per row, and PostgreSQL applies the
+  same column mapping server-side (jsonpaths for logs, key names for songs). Memory stays
+  flat whatever the object size: objects are read in chunks and never held whole.
+
+Either way a staging load is one transaction: the table is emptied, reloaded and its
+manifest row updated together, so a failed or killed load leaves the previous state.
+Records that cannot be staged go to ``staging_rejects`` with their object key and line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+
+from include.sparkify import config
+from include.sparkify.window import Window
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20  # bytes read from S3 at a time
+SMALL_OBJECT = 4 << 20  # objects up to this size are fetched whole, several at a time
+FETCH_THREADS = 8
+COPY_FLUSH = 1 << 20  # bytes buffered before each write to COPY
+
+
+class StagingError(RuntimeError):
+    """A staging load that must fail the task (bad configuration, too many rejects)."""
+
+
+@dataclass(frozen=True)
+class Source:
+    table: str
+    prefix: str
+    jsonpaths_key: str | None  # None: JSON 'auto' (keys match column names)
+    skip_unchanged: bool  # skip the load when the objects are the ones staged last time
+
+
+EVENTS = Source("staging_events", config.LOG_PREFIX, config.LOG_JSONPATHS_KEY, skip_unchanged=False)
+SONGS = Source("staging_songs", config.SONG_PREFIX, None, skip_unchanged=True)
+SOURCES = {s.table: s for s in (EVENTS, SONGS)}
+
+
+@dataclass(frozen=True)
+class S3Object:
+    key: str
+    size: int
+    etag: str
+
+
+@dataclass
+class StageResult:
+    table: str
+    engine: str
+    objects: int = 0
+    bytes: int = 0
+    records: int = 0
+    rows: int = 0
+    rejected: int = 0
+    skipped_unchanged: bool = False
+    missing_keys: list[str] = field(default_factory=list)
+    ignored_keys: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------- objects
+def list_objects(s3_client, bucket: str, source: Source, window: Window) -> tuple[list[S3Object], list[str], list[str]]:
+    """The JSON objects a load reads, the expected keys that are missing, and keys ignored.
+
+    A full load (or the song catalog) reads every ``.json`` object under the prefix; an
+    interval load of the logs reads the daily files covering the interval.
+    """
+    if source is EVENTS and not window.full:
+        wanted = window.log_keys(source.prefix)
+        found = []
+        for key in wanted:
+            found += _list(s3_client, bucket, key, exact=True)
+        present = {o.key for o in found}
+        return found, [k for k in wanted if k not in present], []
+    everything = _list(s3_client, bucket, source.prefix.rstrip("/") + "/")
+    objects = [o for o in everything if o.key.endswith(".json")]
+    ignored = [o.key for o in everything if not o.key.endswith(".json")]
+    return objects, [], ignored
+
+
+def _list(s3_client, bucket: str, prefix: str, exact: bool = False) -> list[S3Object]:
+    out = []
+    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            if exact and item["Key"] != prefix:
+                continue
+            out.append(S3Object(item["Key"], int(item["Size"]), item.get("ETag", "").strip('"')))
+    out.sort(key=lambda o: o.key)
+    return out
+
+
+def fingerprint(objects: Iterable[S3Object]) -> str:
+    digest = hashlib.sha256()
+    for o in objects:
+        digest.update(f"{o.key}\t{o.size}\t{o.etag}\n".encode())
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- jsonpaths
+_PATH_TOKEN = re.compile(r"""\[\s*'((?:[^'\\]|\\.)*)'\s*\]|\[\s*"((?:[^"\\]|\\.)*)"\s*\]|\.([^.\[\]]+)|\[(\d+)\]""")
+
+
+def parse_jsonpath(expr: str) -> list[str]:
+    """``$['a']['b']`` / ``$.a.b`` / ``$['a'][0]`` -> ``['a', 'b']`` (a PostgreSQL text[] path)."""
+    expr = expr.strip()
+    if not expr.startswith("$"):
+        raise StagingError(f"jsonpaths expression {expr!r} does not start with '$'")
+    parts, pos = [], 1
+    while pos < len(expr):
+        match = _PATH_TOKEN.match(expr, pos)
+        if not match:
+            raise StagingError(f"cannot parse jsonpaths expression {expr!r} at position {pos}")
+        parts.append(next(g for g in match.groups() if g is not None))
+        pos = match.end()
+    if not parts:
+        raise StagingError(f"jsonpaths expression {expr!r} selects the whole record")
+    return parts
+
+
+def read_jsonpaths(s3_client, bucket: str, key: str) -> list[list[str]]:
+    try:
+        body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except s3_client.exceptions.NoSuchKey:
+        raise StagingError(f"jsonpaths file s3://{bucket}/{key} does not exist") from None
+    try:
+        paths = json.loads(body)["jsonpaths"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StagingError(f"s3://{bucket}/{key} is not a jsonpaths file: {exc}") from None
+    return [parse_jsonpath(p) for p in paths]
+
+
+# --------------------------------------------------------------------------- the task
+def stage(source: Source, window: Window, *, run_id: str, bucket: str, force: bool = False,
+          redshift_conn_id: str = config.REDSHIFT_CONN_ID, aws_conn_id: str = config.AWS_CONN_ID,
+          max_reject_fraction: float = config.MAX_REJECT_FRACTION) -> dict:
+    """Stage ``source`` for ``window``; returns the figures that were logged."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from airflow.sdk import BaseHook
+
+    conn_type = BaseHook.get_connection(redshift_conn_id).conn_type
+    s3_hook = S3Hook(aws_conn_id=aws_conn_id)
+    s3_client = s3_hook.get_conn()
+
+    objects, missing, ignored = list_objects(s3_client, bucket, source, window)
+    for key in missing:
+        log.warning("No source object s3://%s/%s for this window: staging zero rows from it.", bucket, key)
+    if ignored:
+        log.warning("Ignoring %d object(s) under s3://%s/%s that are not .json: %s",
+                    len(ignored), bucket, source.prefix, ", ".join(ignored[:10]))
+    print_ = fingerprint(objects)
+
+    if conn_type == "redshift":
+        engine = RedshiftEngine(redshift_conn_id, s3_hook, bucket)
+    elif conn_type == "postgres":
+        engine = PostgresEngine(redshift_conn_id, s3_client, bucket)
+    else:
+        raise StagingError(
+            f"connection {redshift_conn_id!r} has type {conn_type!r}: expected 'redshift' (COPY from S3) "
+            "or 'postgres' (the local stand-in, streamed from S3)"
+        )
+
+    result = StageResult(table=source.table, engine=conn_type, missing_keys=missing, ignored_keys=ignored)
+    with engine:
+        if source.skip_unchanged and not force and engine.staged_fingerprint(source.table) == print_:
+            result.skipped_unchanged = True
+            log.info("%s: the %d objects under s3://%s/%s are unchanged since they were last staged; "
+                     "keeping them.", source.table, len(objects), bucket, source.prefix)
+            return result.as_dict()
+        engine.clear(source.table, run_id)
+        engine.load(source, objects, window, run_id, result)
+        engine.record(source.table, print_, result, run_id)
+        engine.commit()
+
+    log.info("%s: staged %d rows from %d objects (%d bytes); %d of %d records rejected.",
+             source.table, result.rows, result.objects, result.bytes, result.rejected, result.records)
+    if result.rejected:
+        check_rejects(result, run_id, max_reject_fraction, engine)
+    return result.as_dict()
+
+
+def check_rejects(result: StageResult, run_id: str, max_fraction: float, engine) -> None:
+    samples = engine.reject_samples(result.table, run_id, limit=5)
+    lines = "\n".join(f"  s3 object {key} line {line}: {reason}" for key, line, reason in samples)
+    fraction = result.rejected / max(result.records, 1)
+    message = (f"{result.table}: {result.rejected} of {result.records} records rejected ({fraction:.2%}); "
+               f"see staging_rejects where run_id = '{run_id}'. First ones:\n{lines}")
+    if fraction > max_fraction:
+        raise StagingError(f"{message}\nThis is over the reject threshold of {max_fraction:.2%} "
+                           "(SPARKIFY_MAX_REJECT_FRACTION).")
+    log.warning(message)
+
+
+# --------------------------------------------------------------------------- engines
+class _Engine:
+    name = ""
+
+    def __init__(self) -> None:
+        self.conn = None
+
+    def __enter__(self):
+        self.conn = self.connect()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.rollback()  # no-op after commit; undoes a failed load
+            finally:
+                self.conn.close()
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def query(self, sql: str, params=None) -> list[tuple]:
+        cur = self.conn.cursor()
+        try:
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+        finally:
+            cur.close()
+
+    def staged_fingerprint(self, table: str) -> str | None:
+        rows = self.query("SELECT fingerprint FROM staging_manifest WHERE staging_table = %s", (table,))
+        return rows[0][0] if rows else None
+
+    def clear(self, table: str, run_id: str) -> None:
+        self.query(f"DELETE FROM {_table(table)}")
+        self.query("DELETE FROM staging_rejects WHERE staging_table = %s AND run_id = %s", (table, run_id))
+
+    def record(self, table: str, print_: str, result: StageResult, run_id: str) -> None:
+        self.query("DELETE FROM staging_manifest WHERE staging_table = %s", (table,))
+        self.query(
+            "INSERT INTO staging_manifest (staging_table, fingerprint, objects, bytes, rows_staged, run_id, staged_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, GETDATE())" if self.name == "redshift" else
+            "INSERT INTO staging_manifest (staging_table, fingerprint, objects, bytes, rows_staged, run_id, staged_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, LOCALTIMESTAMP)",
+            (table, print_, result.objects, result.bytes, result.rows, run_id),
+        )
+
+    def reject_samples(self, table: str, run_id: str, limit: int) -> list[tuple]:
+        return self.query(
+            "SELECT source_key, line_number, reason FROM staging_rejects WHERE staging_table = %s AND run_id = %s "
+            f"ORDER BY source_key, line_number LIMIT {int(limit)}",
+            (table, run_id),
+        )
+
+
+def _table(name: str) -> str:
+    if name not in SOURCES:
+        raise StagingError(f"unknown staging table {name!r}")
+    return name
+
+
+class RedshiftEngine(_Engine):
+    """COPY from S3, executed by Redshift. Errors up to MAXERROR land in staging_rejects."""
+
+    name = "redshift"
+
+    def __init__(self, conn_id: str, s3_hook, bucket: str) -> None:
+        super().__init__()
+        self.conn_id = conn_id
+        self.s3_hook = s3_hook
+        self.bucket = bucket
+
+    def connect(self):
+        from airflow.providers.amazon.aws.hooks.redshift_sql import RedshiftSQLHook
+
+        conn = RedshiftSQLHook(redshift_conn_id=self.conn_id).get_conn()
+        conn.autocommit = False
+        return conn
+
+    def query(self, sql: str, params=None) -> list[tuple]:
+        cur = self.conn.cursor()
+        cur.paramstyle = "format"
+        try:
+            cur.execute(sql, params)
+            return list(cur.fetchall()) if cur.description else []
+        finally:
+            cur.close()
+
+    def credentials(self) -> tuple[str, str]:
+        """The COPY authorization clause, and the same clause as it may be logged."""
+        role = config.REDSHIFT_IAM_ROLE or self.s3_hook.get_connection(self.s3_hook.aws_conn_id).extra_dejson.get(
+            "role_arn", "")
+        if role:
+            clause = f"IAM_ROLE '{_quote(role)}'"
+            return clause, clause
+        from airflow.providers.amazon.aws.utils.redshift import build_credentials_block
+
+        block = build_credentials_block(self.s3_hook.get_credentials())
+        return f"CREDENTIALS '{_quote(block)}'", "CREDENTIALS '***'"
+
+    def load(self, source: Source, objects: list[S3Object], window: Window, run_id: str, result: StageResult) -> None:
+        clause, logged_clause = self.credentials()
+        if source is EVENTS and not window.full:
+            uris = [f"s3://{self.bucket}/{o.key}" for o in objects]
+        else:
+            uris = [f"s3://{self.bucket}/{source.prefix.rstrip('/')}/"] if objects else []
+        jsonpaths = f"s3://{self.bucket}/{source.jsonpaths_key}" if source.jsonpaths_key else None
+        for uri in uris:
+            statement = copy_statement(source.table, uri, jsonpaths, clause, config.S3_REGION)
+            log.info("Running: %s", copy_statement(source.table, uri, jsonpaths, logged_clause, config.S3_REGION))
+            self.query(statement)
+            copied = self.query("SELECT pg_last_copy_count(), pg_last_copy_id()")[0]
+            result.rows += int(copied[0])
+            self.query(REDSHIFT_REJECTS, (source.table, run_id, int(copied[1])))
+        result.objects = len(objects)
+        result.bytes = sum(o.size for o in objects)
+        result.rejected = int(self.query(
+            "SELECT COUNT(*) FROM staging_rejects WHERE staging_table = %s AND run_id = %s",
+            (source.table, run_id))[0][0])
+        result.records = result.rows + result.rejected
+
+
+def _quote(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def copy_statement(table: str, s3_uri: str, jsonpaths_uri: str | None, credentials: str, region: str) -> str:
+    """The COPY Redshift runs for one staging load (credentials as given: pass a redacted clause to log it)."""
+    json_option = f"'{_quote(jsonpaths_uri)}'" if jsonpaths_uri else "'auto'"
+    return (
+        f"COPY {_table(table)} FROM '{_quote(s3_uri)}' {credentials} "
+        f"FORMAT AS JSON {json_option} REGION '{_quote(region)}' "
+        f"MAXERROR {REDSHIFT_MAXERROR} COMPUPDATE OFF STATUPDATE OFF"
+    )
+
+
+# Lines Redshift refused are counted against MAXERROR and listed in SYS_LOAD_ERROR_DETAIL;
+# copy them into staging_rejects so both engines report rejects the same way.
+REDSHIFT_MAXERROR = 100000
+REDSHIFT_REJECTS = """
+INSERT INTO staging_rejects (staging_table, source_key, line_number, reason, raw_text, run_id, rejected_at)
+SELECT %s, TRIM(file_name), line_number,
+       TRIM(error_message) || ' (column ' || TRIM(column_name) || ')', NULL, %s, GETDATE()
+FROM sys_load_error_detail
+WHERE query_id = %s
+"""
+
+
+class PostgresEngine(_Engine):
+    """Stream S3 objects into COPY FROM STDIN; PostgreSQL parses and maps the JSON."""
+
+    name = "postgres"
+
+    def __init__(self, conn_id: str, s3_client, bucket: str) -> None:
+        super().__init__()
+        self.conn_id = conn_id
+        self.s3 = s3_client
+        self.bucket = bucket
+
+    def connect(self):
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+        conn = PostgresHook(postgres_conn_id=self.conn_id).get_conn()
+        conn.autocommit = False
+        return conn
+
+    def clear(self, table: str, run_id: str) -> None:
+        self.query(f"TRUNCATE {_table(table)}")  # transactional in PostgreSQL
+        self.query("DELETE FROM staging_rejects WHERE staging_table = %s AND run_id = %s", (table, run_id))
+
+    def columns(self, table: str) -> list[tuple[str, str]]:
+        return self.query(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute AS a "
+            "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            (table,),
+        )
+
+    def load(self, source: Source, objects: list[S3Object], window: Window, run_id: str, result: StageResult) -> None:
+        from psycopg import sql
+
+        columns = self.columns(source.table)
+        if source.jsonpaths_key:
+            paths = read_jsonpaths(self.s3, self.bucket, source.jsonpaths_key)
+            if len(paths) != len(columns):
+                raise StagingError(
+                    f"s3://{self.bucket}/{source.jsonpaths_key} has {len(paths)} paths but {source.table} has "
+                    f"{len(columns)} columns: COPY maps them one to one, in order")
+            mapped = sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(
+                sql.SQL("{}, j #> {}").format(sql.Literal(name), sql.Literal(path))
+                for (name, _), path in zip(columns, paths)))
+        else:
+            mapped = sql.SQL("j")
+
+        self.query("CREATE TEMP TABLE raw_objects (obj INTEGER, source_key TEXT) ON COMMIT DROP")
+        self.query("CREATE TEMP TABLE raw_lines (obj INTEGER, line INTEGER, reason TEXT, doc TEXT) ON COMMIT DROP")
+        cur = self.conn.cursor()
+        with cur.copy("COPY raw_lines FROM STDIN WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')") as copy:
+            buffer = bytearray()
+            for idx, obj, lines in self._read(objects):
+                result.objects += 1
+                result.bytes += obj.size
+                for number, reason, doc in lines:
+                    result.records += 1
+                    buffer += b"%d\x02%d\x02%s\x02%s\n" % (idx, number, reason, doc)
+                    if len(buffer) >= COPY_FLUSH:
+                        copy.write(buffer)
+                        buffer = bytearray()
+            if buffer:
+                copy.write(buffer)
+        with cur.copy("COPY raw_objects FROM STDIN") as copy:
+            for idx, obj in enumerate(objects):
+                copy.write_row((idx, obj.key))
+        cur.close()
+
+        column_types = sql.SQL(", ").join(
+            sql.SQL("({}, {})").format(sql.Literal(name), sql.Literal(type_)) for name, type_ in columns)
+        statement = sql.SQL(POSTGRES_LOAD).format(
+            table=sql.Identifier(source.table), mapped=mapped, column_types=column_types)
+        cur = self.conn.cursor()
+        cur.execute(statement, {"table": source.table, "run_id": run_id})
+        result.rows = cur.rowcount
+        cur.close()
+        result.rejected = result.records - result.rows
+
+    def _read(self, objects: list[S3Object]) -> Iterator[tuple[int, S3Object, Iterator[tuple[int, bytes, bytes]]]]:
+        """Each object with its lines, in key order. Small objects are fetched several at a
+        time (a bounded number ahead); large ones are streamed in chunks."""
+
+        def fetch(obj: S3Object) -> bytes | None:
+            if obj.size > SMALL_OBJECT:
+                return None
+            return self.s3.get_object(Bucket=self.bucket, Key=obj.key)["Body"].read()
+
+        with ThreadPoolExecutor(FETCH_THREADS) as pool:
+            pending = []
+            ahead = FETCH_THREADS * 4
+            for idx, obj in enumerate(objects):
+                pending.append((idx, obj, pool.submit(fetch, obj)))
+                if len(pending) > ahead:
+                    yield self._emit(*pending.pop(0))
+            for item in pending:
+                yield self._emit(*item)
+
+    def _emit(self, idx: int, obj: S3Object, future):
+        body = future.result()
+        chunks = [body] if body is not None else self._stream(obj)
+        return idx, obj, split_lines(chunks)
+
+    def _stream(self, obj: S3Object) -> Iterator[bytes]:
+        body = self.s3.get_object(Bucket=self.bucket, Key=obj.key)["Body"]
+        try:
+            yield from iter(lambda: body.read(CHUNK), b"")
+        finally:
+            body.close()
+
+
+NULL = b""  # an empty unquoted CSV field is NULL
+
+
+def split_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes, bytes]]:
+    """(line number, reject reason or NULL, text) for each non-blank line of a stream of chunks.
+
+    Lines are split on LF; a trailing CR, a UTF-8 byte order mark and the missing final
+    newline of the Sparkify files are all accepted. Lines that COPY could not carry (invalid
+    UTF-8, NUL or the two delimiter bytes) come back with a reason and an escaped text.
+    """
+    number = 0
+    rest = b""
+    first = True
+    for chunk in chunks:
+        if not chunk:
+            continue
+        if first:
+            first = False
+            if chunk.startswith(b"\xef\xbb\xbf"):
+                chunk = chunk[3:]
+        block = rest + chunk
+        cut = block.rfind(b"\n")
+        if cut < 0:
+            rest = block
+            continue
+        rest = block[cut + 1:]
+        number = yield from _lines(block[:cut], number)
+    if rest:
+        yield from _lines(rest, number)
+
+
+def _lines(block: bytes, number: int):
+    clean = b"\x00" not in block and b"\x01" not in block and b"\x02" not in block
+    if clean:
+        try:
+            block.decode("utf-8")
+        except UnicodeDecodeError:
+            clean = False
+    for line in block.split(b"\n"):
+        number += 1
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if not line.strip():
+            continue
+        if clean:
+            yield number, NULL, line
+            continue
+        reason = _unsafe(line)
+        if reason:
+            yield number, reason, line.decode("utf-8", "backslashreplace").replace("\x00", "\\x00") \
+                .replace("\x01", "\\x01").replace("\x02", "\\x02").encode()
+        else:
+            yield number, NULL, line
+    return number
+
+
+def _unsafe(line: bytes) -> bytes:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return b"invalid UTF-8 at byte %d" % exc.start
+    for byte, name in ((b"\x00", b"NUL"), (b"\x01", b"\\x01"), (b"\x02", b"\\x02")):
+        if byte in line:
+            return b"control character %s in line" % name
+    return b""
+
+
+# One statement: parse every line, insert the records that fit the staging table, and put
+# the others in staging_rejects with the reason (the first columns that do not fit).
+POSTGRES_LOAD = """
+WITH parsed AS (
+    SELECT l.obj, l.line, l.reason, l.doc,
+           CASE WHEN l.reason IS NULL AND pg_input_is_valid(l.doc, 'jsonb') THEN l.doc::jsonb END AS j
+    FROM raw_lines AS l
+),
+mapped AS (
+    SELECT p.*, CASE WHEN jsonb_typeof(p.j) = 'object' THEN {mapped} END AS m
+    FROM parsed AS p
+),
+checked AS (
+    SELECT m.*, (m.m IS NOT NULL AND jsonb_populate_record_valid(NULL::{table}, m.m)) AS ok
+    FROM mapped AS m
+),
+rejected AS (
+    INSERT INTO staging_rejects (staging_table, source_key, line_number, reason, raw_text, run_id, rejected_at)
+    SELECT %(table)s, o.source_key, c.line,
+           CASE
+               WHEN c.reason IS NOT NULL THEN c.reason
+               WHEN c.j IS NULL THEN 'malformed JSON'
+               WHEN c.m IS NULL THEN 'not a JSON object but a JSON ' || jsonb_typeof(c.j)
+               ELSE 'value does not fit its column: ' || COALESCE((
+                   SELECT string_agg(t.name || ' ' || t.type || ' <- ' || LEFT(c.m ->> t.name, 40), '; ')
+                   FROM (VALUES {column_types}) AS t (name, type)
+                   WHERE jsonb_typeof(c.m -> t.name) <> 'null'
+                     AND NOT pg_input_is_valid(c.m ->> t.name, t.type)
+               ), 'unknown')
+           END,
+           c.doc, %(run_id)s, LOCALTIMESTAMP
+    FROM checked AS c JOIN raw_objects AS o ON o.obj = c.obj
+    WHERE NOT c.ok
+    RETURNING 1
+)
+INSERT INTO {table}
+SELECT r.* FROM checked AS c, LATERAL jsonb_populate_record(NULL::{table}, c.m) AS r
+WHERE c.ok
+"""

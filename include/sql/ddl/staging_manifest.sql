@@ -1,0 +1,12 @@
+-- What each staging table last loaded: lets an hourly run skip re-reading an
+-- unchanged song catalog (same object keys, sizes and ETags).
+CREATE TABLE IF NOT EXISTS staging_manifest (
+    staging_table VARCHAR(64) NOT NULL,
+    fingerprint VARCHAR(64) NOT NULL,
+    objects INTEGER NOT NULL,
+    bytes BIGINT NOT NULL,
+    rows_staged BIGINT NOT NULL,
+    run_id VARCHAR(256) NOT NULL,
+    staged_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (staging_table)
+);

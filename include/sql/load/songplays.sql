@@ -1,0 +1,56 @@
+-- NextSong events of the run's window, one row per event (exact duplicates collapse),
+-- matched to the catalog on title, artist name and duration. Unmatched plays keep
+-- NULL song_id and artist_id. Columns in the order of the songplays table.
+{%- set w = run_window(dag_run) %}
+WITH plays AS (
+    SELECT
+        e.*,
+        ROW_NUMBER() OVER (
+            PARTITION BY e.userid, e.sessionid, e.iteminsession, e.ts
+            ORDER BY e.song, e.artist, e.length, e.level
+        ) AS copy_number
+    FROM staging_events AS e
+    WHERE
+        e.page = 'NextSong'
+        AND e.userid <> ''
+        AND e.ts >= {{ w.start_ms }}
+        AND e.ts < {{ w.end_ms }}
+),
+
+catalog AS (
+    SELECT
+        song_id,
+        artist_id,
+        title,
+        artist_name,
+        duration,
+        ROW_NUMBER() OVER (
+            PARTITION BY title, artist_name, duration
+            ORDER BY song_id, artist_id
+        ) AS pick
+    FROM staging_songs
+)
+
+SELECT
+    MD5(
+        p.userid || '|' || CAST(p.sessionid AS VARCHAR) || '|'
+        || CAST(p.iteminsession AS VARCHAR) || '|' || CAST(p.ts AS VARCHAR)
+    ) AS songplay_id,
+    TIMESTAMP 'epoch'
+    + (p.ts / 1000) * INTERVAL '1 second'
+    + (p.ts % 1000) * INTERVAL '1 millisecond' AS start_time,
+    CAST(p.userid AS INTEGER) AS user_id,
+    p.level,
+    c.song_id,
+    c.artist_id,
+    p.sessionid AS session_id,
+    p.location,
+    p.useragent AS user_agent
+FROM plays AS p
+LEFT JOIN catalog AS c
+    ON
+        p.song = c.title
+        AND p.artist = c.artist_name
+        AND p.length = c.duration
+        AND c.pick = 1
+WHERE p.copy_number = 1

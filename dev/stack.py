@@ -139,6 +139,8 @@ class Stack:
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__BASE_URL": self.api_url,
             "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.api_port + 1),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.api_port + 2),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
             "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
@@ -151,6 +153,7 @@ class Stack:
             # The demo window ends with the sample data: no "now" runs for data that cannot exist.
             "SPARKIFY_END_DATE": os.environ.get("SPARKIFY_END_DATE", "2018-12-01"),
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")])),
+            "PATH": os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")]),
             "NO_PROXY": "*",
         }
         env.update(self.extra_env)

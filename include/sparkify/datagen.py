@@ -333,7 +333,7 @@ class _Catalogue:
         self._so = (ids.randrange(1, 16**7, 2), ids.randrange(16**7))
         self._ar = (ids.randrange(1, 16**7, 2), ids.randrange(16**7))
         self.artist = lru_cache(maxsize=16384)(self._artist)
-        self.log_song = lru_cache(maxsize=32768)(self._log_song)
+        self.log_song = lru_cache(maxsize=65536)(self._log_song)
 
     # -- artists -----------------------------------------------------------
     def _artist(self, a: int) -> tuple:

@@ -3,7 +3,7 @@
 -- carries the figure found into the failure message.
 SELECT
     COUNT(*) = 0 AS passed,
-    'songplays without a user: ' || CAST(COUNT(*) AS VARCHAR) AS found
+    'songplays without a user: ' || CAST(COUNT(*) AS VARCHAR) AS figures
 FROM songplays AS s
 LEFT JOIN users AS u ON s.user_id = u.user_id
 WHERE u.user_id IS NULL

@@ -29,5 +29,5 @@ staged AS (
 SELECT
     loaded.n = staged.n AS passed,
     'songplays in window: ' || CAST(loaded.n AS VARCHAR)
-    || ', NextSong events in staging: ' || CAST(staged.n AS VARCHAR) AS found
+    || ', NextSong events in staging: ' || CAST(staged.n AS VARCHAR) AS figures
 FROM loaded CROSS JOIN staged

@@ -1,0 +1,45 @@
+# Sparkify pipelines: the bare-machine workflow (no Docker). See README.md.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cksum < requirements-local.txt | cut -d' ' -f1)
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: help venv run stop test lint sql data clean
+
+help:
+	@echo "make run    set up, start the local stack, run the pipeline on sample data, print a report"
+	@echo "make test   the whole test suite (starts what it needs)"
+	@echo "make stop   stop every process make run started"
+	@echo "make sql Q=\"select ...\"   query the local warehouse"
+	@echo "make lint   sqlfluff (Redshift dialect) on include/sql"
+	@echo "make data OUT=dir [EVENTS=n SONGS=n]   generate Sparkify-format data"
+
+$(STAMP): requirements-local.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-local.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+venv: $(STAMP)
+
+run: venv
+	$(PY) -m dev.run
+
+stop:
+	@if [ -x $(PY) ]; then $(PY) -m dev.stack stop; fi
+
+test: venv
+	$(PY) -m pytest
+
+lint: venv
+	$(VENV)/bin/sqlfluff lint include/sql
+
+sql: venv
+	@$(PY) -m dev.sql "$(Q)"
+
+data: venv
+	$(PY) -m include.sparkify.datagen $(or $(OUT),.local/data) $(if $(EVENTS),--events $(EVENTS)) $(if $(SONGS),--songs $(SONGS))
+
+clean: stop
+	rm -rf .local

@@ -1,0 +1,51 @@
+"""The report `make run` prints: rows per table, check results, rejects, where the UI is."""
+
+from __future__ import annotations
+
+import psycopg
+
+from dev.stack import Stack
+
+TABLES = ["staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time", "staging_rejects"]
+
+
+def table_counts(dsn: str) -> dict[str, int]:
+    with psycopg.connect(dsn) as conn:
+        return {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in TABLES}
+
+
+def check_results(api, runs: list[dict]) -> dict[str, dict[str, int]]:
+    """For each data-quality check: how many of the given runs it passed and failed in."""
+    results: dict[str, dict[str, int]] = {}
+    for run in runs:
+        for ti in api.task_instances("final_project", run["dag_run_id"]):
+            if not ti["task_id"].startswith("Run_data_quality_checks."):
+                continue
+            name = ti["task_id"].split(".", 1)[1]
+            entry = results.setdefault(name, {"passed": 0, "failed": 0, "not run": 0})
+            key = {"success": "passed", "failed": "failed"}.get(ti["state"], "not run")
+            entry[key] += 1
+    return results
+
+
+def report(stack: Stack, api, full_load: dict, hourly_runs: list[dict]) -> str:
+    counts = table_counts(stack.warehouse_dsn())
+    lines = ["", "=" * 72, "Sparkify pipeline: local run report", "=" * 72]
+    lines.append(f"Full load (asset-triggered) {full_load['dag_run_id']}: {full_load['state']}")
+    ok = sum(r["state"] == "success" for r in hourly_runs)
+    lines.append(f"Hourly backfill runs: {ok} of {len(hourly_runs)} succeeded")
+    lines += ["", "Rows per table:"]
+    lines += [f"  {table:<16}{n:>10,}" for table, n in counts.items()]
+    lines += ["", "Data-quality checks (full load + backfill runs):"]
+    for name, result in sorted(check_results(api, [full_load, *hourly_runs]).items()):
+        status = "PASS" if not result["failed"] else "FAIL"
+        lines.append(f"  {status}  {name:<28} passed {result['passed']}, failed {result['failed']}")
+    lines += [
+        "",
+        f"Airflow UI:  {stack.api_url}   login: admin / {stack.admin_password()}",
+        f"Warehouse:   make sql Q=\"select count(*) from songplays\"   ({stack.warehouse_dsn().split('@')[1]})",
+        f"S3 (moto):   {stack.s3_endpoint}   bucket: {stack.bucket}",
+        "Stop everything with: make stop",
+        "=" * 72,
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,153 @@
+"""The Redshift engine: the COPY statements Redshift would receive for both staging tasks.
+
+S3 is the moto stand-in (the listing is real); the Redshift connection is replaced by a
+recorder that answers like Redshift, so the exact SQL sent can be inspected.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+
+import pytest
+
+from dev.stack import AWS_KEY_ID, AWS_SECRET
+from include.sparkify import config, staging
+from include.sparkify.window import Window
+
+UTC = timezone.utc
+ROLE = "arn:aws:iam::123456789012:role/sparkify-redshift-s3-read"
+PASSWORD = "redshift-pw-must-not-leak"
+
+
+class Recorder:
+    """A DB-API connection that records statements and answers like Redshift."""
+
+    def __init__(self):
+        self.statements = []
+        self.commits = 0
+
+    def cursor(self):
+        return _Cursor(self)
+
+    def commit(self):
+        self.commits += 1
+
+    def rollback(self):
+        pass
+
+    def close(self):
+        pass
+
+
+class _Cursor:
+    def __init__(self, conn):
+        self.conn = conn
+        self.description = None
+        self.rows = []
+
+    def execute(self, sql, params=None):
+        self.conn.statements.append((" ".join(sql.split()), params))
+        self.description, self.rows = None, []
+        if "pg_last_copy_count" in sql:
+            self.description, self.rows = [("n",), ("id",)], [(7, 4242)]
+        elif sql.startswith("SELECT COUNT(*) FROM staging_rejects"):
+            self.description, self.rows = [("n",)], [(0,)]
+        elif sql.startswith("SELECT fingerprint"):
+            self.description, self.rows = [("f",)], []
+
+    def fetchall(self):
+        return self.rows
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def redshift(stack, monkeypatch):
+    s3 = stack.s3_client()
+    bucket = "redshift-path"
+    try:
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    for key in ("log_data/2018/11/2018-11-15-events.json", "log_data/2018/11/2018-11-16-events.json",
+                "song_data/A/A/A/TRAAA.json", "song_data/A/B/C/TRABC.json", "log_json_path.json"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"{}")
+    monkeypatch.setenv("AIRFLOW_CONN_REDSHIFT_PROD", json.dumps({
+        "conn_type": "redshift", "host": "wg.123456789012.us-west-2.redshift-serverless.amazonaws.com",
+        "port": 5439, "login": "admin", "password": PASSWORD, "schema": "dev"}))
+    recorder = Recorder()
+    monkeypatch.setattr(staging.RedshiftEngine, "connect", lambda self: recorder)
+    return bucket, recorder
+
+
+def run_stage(source, window, bucket):
+    return staging.stage(source, window, run_id="scheduled__2018-11-15T14:00:00+00:00", bucket=bucket,
+                         redshift_conn_id="redshift_prod", aws_conn_id="aws_credentials")
+
+
+def copies(recorder):
+    return [sql for sql, _ in recorder.statements if sql.startswith("COPY")]
+
+
+def test_hourly_events_copy_with_iam_role(redshift, monkeypatch, caplog):
+    bucket, recorder = redshift
+    monkeypatch.setattr(config, "REDSHIFT_IAM_ROLE", ROLE)
+    window = Window(datetime(2018, 11, 15, 13, tzinfo=UTC), datetime(2018, 11, 15, 14, tzinfo=UTC))
+    with caplog.at_level(logging.INFO):
+        result = run_stage(staging.EVENTS, window, bucket)
+    (copy,) = copies(recorder)
+    assert copy == (
+        f"COPY staging_events FROM 's3://{bucket}/log_data/2018/11/2018-11-15-events.json' "
+        f"IAM_ROLE '{ROLE}' FORMAT AS JSON 's3://{bucket}/log_json_path.json' REGION 'us-west-2' "
+        "MAXERROR 100000 COMPUPDATE OFF STATUPDATE OFF")
+    sql = [s for s, _ in recorder.statements]
+    assert sql.index("DELETE FROM staging_events") < sql.index(copy)  # emptied, then loaded ...
+    assert recorder.commits == 1  # ... in one transaction
+    assert any("sys_load_error_detail" in s for s in sql)
+    assert result["rows"] == 7 and result["objects"] == 1 and result["engine"] == "redshift"
+    assert ROLE in caplog.text and PASSWORD not in caplog.text
+
+
+def test_full_load_songs_copy_auto_with_access_keys(redshift, monkeypatch, caplog):
+    bucket, recorder = redshift
+    monkeypatch.setattr(config, "REDSHIFT_IAM_ROLE", "")
+    with caplog.at_level(logging.DEBUG):
+        result = run_stage(staging.SONGS, Window(), bucket)
+    (copy,) = copies(recorder)
+    assert copy.startswith(f"COPY staging_songs FROM 's3://{bucket}/song_data/' CREDENTIALS '")
+    assert f"aws_access_key_id={AWS_KEY_ID};aws_secret_access_key={AWS_SECRET}" in copy
+    assert "FORMAT AS JSON 'auto' REGION 'us-west-2'" in copy
+    assert result["objects"] == 2
+    # The keys went to Redshift but never to the logs.
+    assert AWS_SECRET not in caplog.text and PASSWORD not in caplog.text
+    assert "CREDENTIALS '***'" in caplog.text
+
+
+def test_full_load_events_copies_the_prefix(redshift, monkeypatch):
+    bucket, recorder = redshift
+    monkeypatch.setattr(config, "REDSHIFT_IAM_ROLE", ROLE)
+    run_stage(staging.EVENTS, Window(), bucket)
+    (copy,) = copies(recorder)
+    assert f"FROM 's3://{bucket}/log_data/' IAM_ROLE" in copy
+
+
+def test_role_from_the_aws_connection(redshift, monkeypatch, stack):
+    bucket, recorder = redshift
+    monkeypatch.setattr(config, "REDSHIFT_IAM_ROLE", "")
+    conn = stack.aws_conn()
+    conn["extra"]["role_arn"] = ROLE
+    conn["extra"]["service_config"] = {"sts": {"endpoint_url": stack.s3_endpoint}}  # moto answers STS too
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_CREDENTIALS", json.dumps(conn))
+    run_stage(staging.SONGS, Window(), bucket)
+    (copy,) = copies(recorder)
+    assert f"IAM_ROLE '{ROLE}'" in copy and "CREDENTIALS" not in copy
+
+
+def test_unknown_connection_type_is_a_clear_error(redshift, monkeypatch):
+    bucket, _ = redshift
+    monkeypatch.setenv("AIRFLOW_CONN_REDSHIFT_PROD", json.dumps({"conn_type": "mysql", "host": "h"}))
+    with pytest.raises(staging.StagingError, match="expected 'redshift'"):
+        run_stage(staging.SONGS, Window(), bucket)

@@ -74,7 +74,20 @@ class AirflowAPI:
         run = urllib.parse.quote(run_id, safe="")
         return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances", limit=1000)["task_instances"]
 
-    def create_backfill(self, dag_id: str, from_date: str, to_date: str, max_active_runs: int = 1) -> dict:
+    def create_backfill(self, dag_id: str, from_date: str, to_date: str, max_active_runs: int = 1,
+                        attempts: int = 60) -> dict:
+        """Create a backfill. On SQLite the API answers 503 while the scheduler holds the
+        database's write lock: that is transient, so try again for a while."""
+        for attempt in range(attempts):
+            try:
+                return self._post_backfill(dag_id, from_date, to_date, max_active_runs)
+            except RuntimeError as exc:
+                if "HTTP 503" not in str(exc) or attempt == attempts - 1:
+                    raise
+                time.sleep(2)
+        raise AssertionError("unreachable")
+
+    def _post_backfill(self, dag_id: str, from_date: str, to_date: str, max_active_runs: int) -> dict:
         return self.post("/api/v2/backfills", {
             "dag_id": dag_id,
             "from_date": from_date,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from dev.airflow_api import AirflowAPI
@@ -101,16 +101,19 @@ def main() -> int:
         timeout=1800, progress=progress, what="the asset-triggered full load")
     say(f"Full load {full['dag_run_id']}: {full['state']}")
 
-    say(f"Backfilling the hourly runs from {start} to {end} ...")
+    # An hourly run's logical date is the end of its hour: the runs covering [start, end)
+    # are those dated start + 1h ... end.
+    first = (datetime.fromisoformat(start) + timedelta(hours=1)).isoformat()
+    say(f"Backfilling the hourly runs covering {start} .. {end} ...")
     try:
-        backfill = api.create_backfill("final_project", start, end)
+        backfill = api.create_backfill("final_project", first, end)
     except RuntimeError as exc:  # e.g. every run of the window already succeeded
         say(f"  no backfill created: {exc}")
         backfill = None
     t0 = time.monotonic()
 
     def in_window(run: dict) -> bool:
-        return run["run_type"] == "backfill" and start <= parse_when(run["logical_date"]) <= end
+        return run["run_type"] == "backfill" and first <= parse_when(run["logical_date"]) <= end
 
     while True:
         runs = [r for r in api.runs("final_project") if in_window(r)]

@@ -1,0 +1,59 @@
+"""Under a real scheduler (`airflow standalone`, LocalExecutor on SQLite): a create_tables
+run emits the schema asset, which produces an asset-triggered final_project run that
+succeeds and loads the generated sample completely."""
+
+from __future__ import annotations
+
+import pytest
+
+from dev.airflow_api import AirflowAPI
+from dev.seed import upload_tree
+from dev.stack import Stack, free_port
+from include.sparkify.datagen import GeneratorSpec, generate
+from tests import expected as ex
+from tests.conftest import warehouse
+
+pytestmark = pytest.mark.scheduler
+
+
+@pytest.fixture(scope="module")
+def scheduler_stack(tmp_path_factory):
+    root = tmp_path_factory.mktemp("scheduler")
+    data = root / "data"
+    generate(data, GeneratorSpec(events=1500, songs=60, users=20, days=2))
+    stack = Stack(root / "stack", pg_port=free_port(), s3_port=free_port(), api_port=free_port(),
+                  bucket="sparkify-scheduler", parallelism=4)
+    try:
+        stack.start(airflow=False)
+        upload_tree(stack.s3_client(), stack.bucket, data)
+        stack.start_airflow()
+        yield stack, data
+    finally:
+        stack.stop()
+
+
+def test_create_tables_triggers_an_asset_run_that_succeeds(scheduler_stack):
+    stack, data = scheduler_stack
+    api = AirflowAPI(stack.api_url, "admin", stack.admin_password())
+    for dag_id in ("final_project", "create_tables"):
+        api.wait_for_dag(dag_id)
+    api.unpause("final_project")
+    api.unpause("create_tables")  # @once: runs as soon as it is unpaused
+
+    created = api.wait_for_run("create_tables", lambda r: True, timeout=300)
+    assert created["state"] == "success"
+    run = api.wait_for_run("final_project", lambda r: r["run_type"] == "asset_triggered", timeout=600,
+                           what="the asset-triggered run")
+    states = {ti["task_id"]: ti["state"] for ti in api.task_instances("final_project", run["dag_run_id"])}
+    assert run["state"] == "success", states
+    assert run["data_interval_start"] is None  # no interval: a full load
+    assert all(state == "success" for state in states.values())
+    assert len(states) == 21
+
+    events, songs = ex.read_events(data), ex.read_songs(data)
+    plays = ex.songplays(events, songs)
+    with warehouse(stack) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM songplays").fetchone()[0] == len(plays) > 0
+        assert conn.execute("SELECT COUNT(*) FROM users").fetchone()[0] == len(ex.users(events))
+    # Only the asset-triggered run: the schedule ends with the sample data (SPARKIFY_END_DATE).
+    assert [r["run_type"] for r in api.runs("final_project")] == ["asset_triggered"]

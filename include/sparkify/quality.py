@@ -30,24 +30,34 @@ def column_mapping(table: str) -> dict:
     return mapping
 
 
+class ColumnCheck(SQLColumnCheckOperator):
+    """SQLColumnCheckOperator whose failure message also names the table it checked."""
+
+    def _raise_exception(self, exception_string: str):
+        super()._raise_exception(f"Table {self.table}: {exception_string}")
+
+
+def not_empty(table: str, task_id: str | None = None) -> SQLTableCheckOperator:
+    return SQLTableCheckOperator(
+        task_id=task_id or f"{table}_not_empty",
+        conn_id=config.REDSHIFT_CONN_ID,
+        table=f'"{table}"',
+        checks={"row_count_check": {"check_statement": "COUNT(*) > 0"}},
+    )
+
+
+def keys_valid(table: str, mapping: dict, task_id: str | None = None) -> SQLColumnCheckOperator:
+    return ColumnCheck(
+        task_id=task_id or f"{table}_keys",
+        conn_id=config.REDSHIFT_CONN_ID,
+        table=f'"{table}"',
+        column_mapping=mapping,
+    )
+
+
 def quality_checks(group_id: str = "Run_data_quality_checks") -> TaskGroup:
     with TaskGroup(group_id=group_id, tooltip="Data-quality gates on the star schema") as group:
-        per_table = []
-        for table in TABLES:
-            quoted = f'"{table}"'
-            not_empty = SQLTableCheckOperator(
-                task_id=f"{table}_not_empty",
-                conn_id=config.REDSHIFT_CONN_ID,
-                table=quoted,
-                checks={"row_count_check": {"check_statement": "COUNT(*) > 0"}},
-            )
-            keys = SQLColumnCheckOperator(
-                task_id=f"{table}_keys",
-                conn_id=config.REDSHIFT_CONN_ID,
-                table=quoted,
-                column_mapping=column_mapping(table),
-            )
-            per_table.append(not_empty >> keys)
+        per_table = [not_empty(table) >> keys_valid(table, column_mapping(table)) for table in TABLES]
         relational = [
             SQLCheckOperator(task_id=name, conn_id=config.REDSHIFT_CONN_ID, sql=f"checks/{name}.sql")
             for name in RELATIONAL_CHECKS

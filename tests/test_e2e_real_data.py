@@ -68,6 +68,8 @@ def time_in_db(stack):
 @pytest.fixture(scope="module")
 def full_load(dags, stack, source):
     run(dags["create_tables"], None)
+    with warehouse(stack) as conn:  # whatever other tests left in the shared test warehouse
+        conn.execute('TRUNCATE songplays, users, songs, artists, "time", staging_manifest, staging_rejects')
     dr = run(dags["final_project"], None)  # no logical date: no data interval -> full load
     assert dr.data_interval_start is None
     return dr

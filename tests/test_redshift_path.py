@@ -52,8 +52,10 @@ class _Cursor:
         self.description, self.rows = None, []
         if "pg_last_copy_count" in sql:
             self.description, self.rows = [("n",), ("id",)], [(7, 4242)]
-        elif sql.startswith("SELECT COUNT(*) FROM staging_rejects"):
+        elif sql.startswith("SELECT COUNT(*)"):
             self.description, self.rows = [("n",)], [(0,)]
+        elif sql.startswith("SELECT column_name"):
+            self.description, self.rows = [("c",)], [("page",), ("ts",), ("userid",)]
         elif sql.startswith("SELECT fingerprint"):
             self.description, self.rows = [("f",)], []
 
@@ -107,6 +109,8 @@ def test_hourly_events_copy_with_iam_role(redshift, monkeypatch, caplog):
     assert sql.index("DELETE FROM staging_events") < sql.index(copy)  # emptied, then loaded ...
     assert recorder.commits == 1  # ... in one transaction
     assert any("sys_load_error_detail" in s for s in sql)
+    # rows the star schema cannot take move to staging_rejects, in the same transaction
+    assert "DELETE FROM staging_events WHERE page = 'NextSong' AND COALESCE(userid, '') = ''" in sql
     assert result["rows"] == 7 and result["objects"] == 1 and result["engine"] == "redshift"
     assert ROLE in caplog.text and PASSWORD not in caplog.text
 

@@ -19,7 +19,7 @@ NOT_NULL = {
     "time": ["hour", "day", "week", "month", "year", "weekday"],
 }
 
-RELATIONAL_CHECKS = ["songplay_users_exist", "songplays_match_staging"]
+RELATIONAL_CHECKS = ["songplay_users_exist", "songplays_match_staging", "staging_rejects_reported"]
 
 
 def column_mapping(table: str) -> dict:

@@ -17,6 +17,7 @@ Records that cannot be staged go to ``staging_rejects`` with their object key an
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import re
@@ -46,6 +47,22 @@ class Source:
     jsonpaths_key: str | None  # None: JSON 'auto' (keys match column names)
     skip_unchanged: bool  # skip the load when the objects are the ones staged last time
 
+
+# Records that parse and fit the columns but that the star schema cannot take are rejected
+# too (condition on the staged row, reason). Both engines apply the same rules.
+RULES = {
+    "staging_events": [
+        ("{r}ts IS NULL", "missing ts"),
+        ("{r}userid <> '' AND NOT {r}userid ~ '^[0-9]{1,9}$'", "userId is not a user number"),
+        ("{r}page = 'NextSong' AND COALESCE({r}userid, '') = ''", "NextSong event without a userId"),
+        ("{r}page = 'NextSong' AND ({r}sessionid IS NULL OR {r}iteminsession IS NULL)",
+         "NextSong event without sessionId or itemInSession"),
+    ],
+    "staging_songs": [
+        ("{r}song_id IS NULL", "missing song_id"),
+        ("{r}artist_id IS NULL", "missing artist_id"),
+    ],
+}
 
 EVENTS = Source("staging_events", config.LOG_PREFIX, config.LOG_JSONPATHS_KEY, skip_unchanged=False)
 SONGS = Source("staging_songs", config.SONG_PREFIX, None, skip_unchanged=True)
@@ -188,11 +205,10 @@ def stage(source: Source, window: Window, *, run_id: str, bucket: str, force: bo
         engine.load(source, objects, window, run_id, result)
         engine.record(source.table, print_, result, run_id)
         engine.commit()
-
-    log.info("%s: staged %d rows from %d objects (%d bytes); %d of %d records rejected.",
-             source.table, result.rows, result.objects, result.bytes, result.rejected, result.records)
-    if result.rejected:
-        check_rejects(result, run_id, max_reject_fraction, engine)
+        log.info("%s: staged %d rows from %d objects (%d bytes); %d of %d records rejected.",
+                 source.table, result.rows, result.objects, result.bytes, result.rejected, result.records)
+        if result.rejected:
+            check_rejects(result, run_id, max_reject_fraction, engine)
     return result.as_dict()
 
 
@@ -322,12 +338,33 @@ class RedshiftEngine(_Engine):
             copied = self.query("SELECT pg_last_copy_count(), pg_last_copy_id()")[0]
             result.rows += int(copied[0])
             self.query(REDSHIFT_REJECTS, (source.table, run_id, int(copied[1])))
+        result.rows -= self.apply_rules(source, run_id)
         result.objects = len(objects)
         result.bytes = sum(o.size for o in objects)
         result.rejected = int(self.query(
             "SELECT COUNT(*) FROM staging_rejects WHERE staging_table = %s AND run_id = %s",
             (source.table, run_id))[0][0])
         result.records = result.rows + result.rejected
+
+
+    def apply_rules(self, source: Source, run_id: str) -> int:
+        """Move staged rows that break a rule into staging_rejects; returns how many moved.
+        COPY does not say which line a row came from: line_number 0, source the prefix."""
+        columns = [r[0] for r in self.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = %s ORDER BY ordinal_position",
+            (source.table,))]
+        row_text = " || ' | ' || ".join(f"'{c}=' || NVL(CAST({c} AS VARCHAR), 'null')" for c in columns) or "''"
+        moved = 0
+        for cond, reason in RULES[source.table]:
+            where = cond.replace("{r}", "")
+            self.query(
+                "INSERT INTO staging_rejects (staging_table, source_key, line_number, reason, raw_text, run_id, "
+                f"rejected_at) SELECT %s, %s, 0, %s, {row_text}, %s, GETDATE() FROM {_table(source.table)} "
+                f"WHERE {where}",
+                (source.table, f"s3://{self.bucket}/{source.prefix}/ (COPY)", reason, run_id))
+            moved += int(self.query(f"SELECT COUNT(*) FROM {_table(source.table)} WHERE {where}")[0][0])
+            self.query(f"DELETE FROM {_table(source.table)} WHERE {where}")
+        return moved
 
 
 def _quote(value: str) -> str:
@@ -425,7 +462,8 @@ class PostgresEngine(_Engine):
         column_types = sql.SQL(", ").join(
             sql.SQL("({}, {})").format(sql.Literal(name), sql.Literal(type_)) for name, type_ in columns)
         statement = sql.SQL(POSTGRES_LOAD).format(
-            table=sql.Identifier(source.table), mapped=mapped, column_types=column_types)
+            table=sql.Identifier(source.table), mapped=mapped, column_types=column_types,
+            rule_case=sql.SQL(rule_case(source.table, prefix="r.")))
         cur = self.conn.cursor()
         cur.execute(statement, {"table": source.table, "run_id": run_id})
         result.rows = cur.rowcount
@@ -453,8 +491,14 @@ class PostgresEngine(_Engine):
 
     def _emit(self, idx: int, obj: S3Object, future):
         body = future.result()
-        chunks = [body] if body is not None else self._stream(obj)
-        return idx, obj, split_lines(chunks)
+        chunks = iter([body] if body is not None else self._stream(obj))
+        first = b""
+        for first in chunks:  # peek: a file that is one JSON array is read as its elements
+            if first:
+                break
+        if first.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+            return idx, obj, split_array(first + b"".join(chunks))
+        return idx, obj, split_lines(itertools.chain([first], chunks))
 
     def _stream(self, obj: S3Object) -> Iterator[bytes]:
         body = self.s3.get_object(Bucket=self.bucket, Key=obj.key)["Body"]
@@ -520,6 +564,48 @@ def _lines(block: bytes, number: int):
     return number
 
 
+def split_array(data: bytes) -> Iterator[tuple[int, bytes, bytes]]:
+    """The elements of a file holding one JSON array, as (line where each starts, NULL, JSON).
+
+    Whatever cannot be parsed from the first bad element on comes back as one rejected
+    record holding the rest of the file, so nothing is lost.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        yield 1, b"invalid UTF-8 at byte %d" % exc.start, data.decode("utf-8", "backslashreplace").encode()
+        return
+    decoder = json.JSONDecoder()
+    pos = text.index("[") + 1
+    line, counted = 1, 0
+
+    def skip(p: int) -> int:
+        while p < len(text) and text[p] in " \t\r\n":
+            p += 1
+        return p
+
+    while True:
+        pos = skip(pos)
+        line += text.count("\n", counted, pos)
+        counted = pos
+        if pos < len(text) and text[pos] == "]" and not text[pos + 1:].strip():
+            return
+        try:
+            value, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError:
+            yield line, b"malformed JSON in a JSON array file", text[pos:].encode()
+            return
+        yield line, NULL, json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        pos = skip(end)
+        if pos < len(text) and text[pos] == ",":
+            pos += 1
+        elif not (pos < len(text) and text[pos] == "]"):
+            line += text.count("\n", counted, pos)
+            counted = pos
+            yield line, b"malformed JSON in a JSON array file", (text[pos:] or "<end of file>").encode()
+            return
+
+
 def _unsafe(line: bytes) -> bytes:
     try:
         line.decode("utf-8")
@@ -543,9 +629,16 @@ mapped AS (
     SELECT p.*, CASE WHEN jsonb_typeof(p.j) = 'object' THEN {mapped} END AS m
     FROM parsed AS p
 ),
-checked AS (
-    SELECT m.*, (m.m IS NOT NULL AND jsonb_populate_record_valid(NULL::{table}, m.m)) AS ok
+typed AS (
+    SELECT m.*, (m.m IS NOT NULL AND jsonb_populate_record_valid(NULL::{table}, m.m)) AS fits
     FROM mapped AS m
+),
+checked AS (
+    SELECT t.obj, t.line, t.reason, t.doc, t.j, t.m, t.fits, r AS rec,
+           CASE WHEN t.fits THEN {rule_case} END AS rule_reason,
+           t.fits AND {rule_case} IS NULL AS ok
+    FROM typed AS t
+    LEFT JOIN LATERAL jsonb_populate_record(NULL::{table}, CASE WHEN t.fits THEN t.m END) AS r ON TRUE
 ),
 rejected AS (
     INSERT INTO staging_rejects (staging_table, source_key, line_number, reason, raw_text, run_id, rejected_at)
@@ -554,6 +647,7 @@ rejected AS (
                WHEN c.reason IS NOT NULL THEN c.reason
                WHEN c.j IS NULL THEN 'malformed JSON'
                WHEN c.m IS NULL THEN 'not a JSON object but a JSON ' || jsonb_typeof(c.j)
+               WHEN c.rule_reason IS NOT NULL THEN c.rule_reason
                ELSE 'value does not fit its column: ' || COALESCE((
                    SELECT string_agg(t.name || ' ' || t.type || ' <- ' || LEFT(c.m ->> t.name, 40), '; ')
                    FROM (VALUES {column_types}) AS t (name, type)
@@ -567,6 +661,12 @@ rejected AS (
     RETURNING 1
 )
 INSERT INTO {table}
-SELECT r.* FROM checked AS c, LATERAL jsonb_populate_record(NULL::{table}, c.m) AS r
+SELECT (c.rec).* FROM checked AS c
 WHERE c.ok
 """
+
+
+def rule_case(table: str, prefix: str = "") -> str:
+    """CASE expression giving the first broken rule's reason for a row (columns prefixed), or NULL."""
+    whens = " ".join(f"WHEN {cond.replace('{r}', prefix)} THEN '{reason}'" for cond, reason in RULES[table])
+    return f"(CASE {whens} END)"

@@ -44,7 +44,7 @@ from include.sparkify.window import Window
     start_date=config.START_DATE,
     end_date=config.END_DATE,
     catchup=False,
-    max_active_runs=1,  # runs share the staging tables: one at a time, by design
+    max_active_runs=1,  # scheduled runs in order; backfills may overlap safely (see README)
     default_args={
         "owner": "sparkify",
         "retries": 3,

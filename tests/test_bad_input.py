@@ -58,6 +58,8 @@ def stage(stack, s3, source, files: dict[str, bytes], window=HOUR, **kwargs):
             s3.delete_object(Bucket=BUCKET, Key=item["Key"])
     for key, body in files.items():
         s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    with warehouse(stack) as conn:  # a clean slate: rows of other days' files would stay otherwise
+        conn.execute(f"TRUNCATE {source.table}")
     result = staging.stage(source, window, run_id=RUN, bucket=BUCKET, force=True, **kwargs)
     with warehouse(stack) as conn:
         cur = conn.execute(f"SELECT * FROM {source.table}")
@@ -213,3 +215,18 @@ def test_duplicate_songs_load_once(stack, s3):
     with warehouse(stack) as conn:
         select = (staging.config.SQL_DIR / "load/songs.sql").read_text()
         assert conn.execute(f"SELECT COUNT(*) FROM ({select}) AS s").fetchone()[0] == 1
+
+
+def test_an_hourly_load_replaces_only_its_day_file(stack, s3):
+    """Runs of different days stage side by side: staging day 16 keeps day 15's rows, and
+    restaging day 15 replaces them instead of adding a second copy."""
+    day16 = "log_data/2018/11/2018-11-16-events.json"
+    files = {DAY: event() + b"\n" + event(itemInSession=4), day16: event(ts=1542375000796)}
+    stage(stack, s3, staging.EVENTS, files)  # the hour of day 15
+    staging.stage(staging.EVENTS, Window(datetime(2018, 11, 16, 13, tzinfo=UTC), datetime(2018, 11, 16, 14,
+                                                                                          tzinfo=UTC)),
+                  run_id=RUN, bucket=BUCKET)
+    staging.stage(staging.EVENTS, HOUR, run_id=RUN, bucket=BUCKET)
+    with warehouse(stack) as conn:
+        by_key = dict(conn.execute("SELECT source_key, COUNT(*) FROM staging_events GROUP BY 1").fetchall())
+    assert by_key == {DAY: 2, day16: 1}

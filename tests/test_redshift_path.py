@@ -102,11 +102,19 @@ def test_hourly_events_copy_with_iam_role(redshift, monkeypatch, caplog):
         result = run_stage(staging.EVENTS, window, bucket)
     (copy,) = copies(recorder)
     assert copy == (
-        f"COPY staging_events FROM 's3://{bucket}/log_data/2018/11/2018-11-15-events.json' "
+        "COPY incoming_staging_events (page, ts, userid) "
+        f"FROM 's3://{bucket}/log_data/2018/11/2018-11-15-events.json' "
         f"IAM_ROLE '{ROLE}' FORMAT AS JSON 's3://{bucket}/log_json_path.json' REGION 'us-west-2' "
         "MAXERROR 100000 COMPUPDATE OFF STATUPDATE OFF")
     sql = [s for s, _ in recorder.statements]
-    assert sql.index("DELETE FROM staging_events") < sql.index(copy)  # emptied, then loaded ...
+    params = dict(recorder.statements)
+    # Only the day file's rows are replaced (also those a full load COPYed from the prefix) ...
+    delete = ("DELETE FROM staging_events WHERE source_key = %s OR (source_key = %s AND ts >= %s AND ts < %s)")
+    assert params[delete] == ("log_data/2018/11/2018-11-15-events.json", "log_data/", 1542240000000, 1542326400000)
+    insert = ("INSERT INTO staging_events (page, ts, userid, source_key) SELECT page, ts, userid, %s "
+              "FROM incoming_staging_events")
+    assert params[insert] == ("log_data/2018/11/2018-11-15-events.json",)
+    assert sql.index(delete) < sql.index(copy) < sql.index(insert)  # ... then loaded ...
     assert recorder.commits == 1  # ... in one transaction
     assert any("sys_load_error_detail" in s for s in sql)
     # rows the star schema cannot take move to staging_rejects, in the same transaction
@@ -135,7 +143,11 @@ def test_full_load_events_copies_the_prefix(redshift, monkeypatch):
     monkeypatch.setattr(config, "REDSHIFT_IAM_ROLE", ROLE)
     run_stage(staging.EVENTS, Window(), bucket)
     (copy,) = copies(recorder)
-    assert f"FROM 's3://{bucket}/log_data/' IAM_ROLE" in copy
+    assert copy.startswith(f"COPY staging_events (page, ts, userid) FROM 's3://{bucket}/log_data/' IAM_ROLE")
+    sql = [s for s, _ in recorder.statements]
+    assert "DELETE FROM staging_events" in sql
+    assert ("UPDATE staging_events SET source_key = %s WHERE source_key IS NULL", ("log_data/",)) \
+        in recorder.statements
 
 
 def test_role_from_the_aws_connection(redshift, monkeypatch, stack):

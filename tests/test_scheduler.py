@@ -57,3 +57,45 @@ def test_create_tables_triggers_an_asset_run_that_succeeds(scheduler_stack):
         assert conn.execute("SELECT COUNT(*) FROM users").fetchone()[0] == len(ex.users(events))
     # Only the asset-triggered run: the schedule ends with the sample data (SPARKIFY_END_DATE).
     assert [r["run_type"] for r in api.runs("final_project")] == ["asset_triggered"]
+
+
+def test_parallel_backfill_gives_the_serial_result(scheduler_stack):
+    """A backfill with max_active_runs=4 across midnight: the runs overlap (Airflow applies
+    the backfill's max_active_runs, not the DAG's), stage two day files side by side, and
+    the tables equal what loading those hours one by one gives."""
+    import time
+    from datetime import datetime, timedelta, timezone
+
+    stack, data = scheduler_stack
+    api = AirflowAPI(stack.api_url, "admin", stack.admin_password())
+    with warehouse(stack) as conn:
+        conn.execute('TRUNCATE songplays, users, "time"')
+    start = datetime(2018, 11, 1, 20, tzinfo=timezone.utc)
+    end = datetime(2018, 11, 2, 4, tzinfo=timezone.utc)
+    backfill = api.create_backfill("final_project", (start + timedelta(hours=1)).isoformat(), end.isoformat(),
+                                   max_active_runs=4)
+    deadline = time.monotonic() + 900
+    while True:
+        runs = [r for r in api.runs("final_project") if r["run_type"] == "backfill"]
+        if api.get(f"/api/v2/backfills/{backfill['id']}").get("completed_at") and runs and \
+                all(r["state"] in ("success", "failed") for r in runs):
+            break
+        assert time.monotonic() < deadline, "backfill did not finish"
+        time.sleep(5)
+    assert len(runs) == 8 and all(r["state"] == "success" for r in runs), [(r["logical_date"], r["state"])
+                                                                          for r in runs]
+    spans = sorted((r["start_date"], r["end_date"]) for r in runs)
+    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:])), "runs overlapped"
+
+    events, songs = ex.read_events(data), ex.read_songs(data)
+    lo, hi = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    window = [e for e in events if lo <= e["ts"] < hi]
+    plays = ex.songplays(window, songs)
+    assert plays
+    with warehouse(stack) as conn:
+        ids = {r[0] for r in conn.execute("SELECT songplay_id FROM songplays").fetchall()}
+        users = dict(conn.execute("SELECT user_id, level FROM users").fetchall())
+        times = conn.execute('SELECT COUNT(*) FROM "time"').fetchone()[0]
+    assert ids == set(plays)
+    assert users == {uid: u["level"] for uid, u in ex.users(window).items()}
+    assert times == len(ex.time_table(plays))

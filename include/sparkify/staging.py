@@ -46,6 +46,7 @@ class Source:
     prefix: str
     jsonpaths_key: str | None  # None: JSON 'auto' (keys match column names)
     skip_unchanged: bool  # skip the load when the objects are the ones staged last time
+    keyed: bool = False  # rows carry their source_key: a load replaces only its objects' rows
 
 
 # Records that parse and fit the columns but that the star schema cannot take are rejected
@@ -64,7 +65,7 @@ RULES = {
     ],
 }
 
-EVENTS = Source("staging_events", config.LOG_PREFIX, config.LOG_JSONPATHS_KEY, skip_unchanged=False)
+EVENTS = Source("staging_events", config.LOG_PREFIX, config.LOG_JSONPATHS_KEY, skip_unchanged=False, keyed=True)
 SONGS = Source("staging_songs", config.SONG_PREFIX, None, skip_unchanged=True)
 SOURCES = {s.table: s for s in (EVENTS, SONGS)}
 
@@ -201,7 +202,7 @@ def stage(source: Source, window: Window, *, run_id: str, bucket: str, force: bo
             log.info("%s: the %d objects under s3://%s/%s are unchanged since they were last staged; "
                      "keeping them.", source.table, len(objects), bucket, source.prefix)
             return result.as_dict()
-        engine.clear(source.table, run_id)
+        engine.clear(source, run_id, replaced_days(source, window))
         engine.load(source, objects, window, run_id, result)
         engine.record(source.table, print_, result, run_id)
         engine.commit()
@@ -210,6 +211,23 @@ def stage(source: Source, window: Window, *, run_id: str, bucket: str, force: bo
         if result.rejected:
             check_rejects(result, run_id, max_reject_fraction, engine)
     return result.as_dict()
+
+
+def replaced_days(source: Source, window: Window) -> list[tuple[str, int, int]] | None:
+    """What a load replaces: None for everything, else (object key, day start ms, day end ms)
+    for each daily log file of the window. Loads of other days' files are left alone, so
+    runs of different days can stage side by side (a backfill with max_active_runs > 1)."""
+    if not source.keyed or window.full:
+        return None
+    day = 86_400_000
+    return [(key, int(d.timestamp() * 1000), int(d.timestamp() * 1000) + day)
+            for key, d in zip(window.log_keys(source.prefix), window.days())]
+
+
+def prefix_tag(source: Source) -> str:
+    """source_key of rows a Redshift full load COPYs from the whole prefix (COPY does not say
+    which object a row came from)."""
+    return source.prefix.rstrip("/") + "/"
 
 
 def check_rejects(result: StageResult, run_id: str, max_fraction: float, engine) -> None:
@@ -257,9 +275,17 @@ class _Engine:
         rows = self.query("SELECT fingerprint FROM staging_manifest WHERE staging_table = %s", (table,))
         return rows[0][0] if rows else None
 
-    def clear(self, table: str, run_id: str) -> None:
+    def clear(self, source: Source, run_id: str, days: list[tuple[str, int, int]] | None) -> None:
+        if days is None:
+            self.empty(source.table)
+        for key, day_start, day_end in days or []:
+            self.query(f"DELETE FROM {_table(source.table)} WHERE source_key = %s "
+                       "OR (source_key = %s AND ts >= %s AND ts < %s)",
+                       (key, prefix_tag(source), day_start, day_end))
+        self.query("DELETE FROM staging_rejects WHERE staging_table = %s AND run_id = %s", (source.table, run_id))
+
+    def empty(self, table: str) -> None:
         self.query(f"DELETE FROM {_table(table)}")
-        self.query("DELETE FROM staging_rejects WHERE staging_table = %s AND run_id = %s", (table, run_id))
 
     def record(self, table: str, print_: str, result: StageResult, run_id: str) -> None:
         self.query("DELETE FROM staging_manifest WHERE staging_table = %s", (table,))
@@ -331,13 +357,33 @@ class RedshiftEngine(_Engine):
         else:
             uris = [f"s3://{self.bucket}/{source.prefix.rstrip('/')}/"] if objects else []
         jsonpaths = f"s3://{self.bucket}/{source.jsonpaths_key}" if source.jsonpaths_key else None
+        columns = None
+        if source.keyed:  # COPY fills the data columns; source_key is set from what was copied
+            columns = [r[0] for r in self.query(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+                "ORDER BY ordinal_position", (source.table,)) if r[0] != "source_key"]
+        per_object = source.keyed and not window.full
+        target = f"incoming_{source.table}" if per_object else source.table
+        if per_object:
+            self.query(f"CREATE TEMP TABLE {target} (LIKE {_table(source.table)})")
         for uri in uris:
-            statement = copy_statement(source.table, uri, jsonpaths, clause, config.S3_REGION)
-            log.info("Running: %s", copy_statement(source.table, uri, jsonpaths, logged_clause, config.S3_REGION))
+            statement = copy_statement(target, uri, jsonpaths, clause, config.S3_REGION, columns)
+            log.info("Running: %s", copy_statement(target, uri, jsonpaths, logged_clause, config.S3_REGION, columns))
             self.query(statement)
             copied = self.query("SELECT pg_last_copy_count(), pg_last_copy_id()")[0]
             result.rows += int(copied[0])
             self.query(REDSHIFT_REJECTS, (source.table, run_id, int(copied[1])))
+            if per_object:
+                key = uri.split("/", 3)[3]
+                cols = ", ".join(columns)
+                self.query(f"INSERT INTO {_table(source.table)} ({cols}, source_key) SELECT {cols}, %s FROM {target}",
+                           (key,))
+                self.query(f"DELETE FROM {target}")
+        if source.keyed and not per_object:
+            self.query(f"UPDATE {_table(source.table)} SET source_key = %s WHERE source_key IS NULL",
+                       (prefix_tag(source),))
+        if per_object:
+            self.query(f"DROP TABLE {target}")
         result.rows -= self.apply_rules(source, run_id)
         result.objects = len(objects)
         result.bytes = sum(o.size for o in objects)
@@ -367,15 +413,24 @@ class RedshiftEngine(_Engine):
         return moved
 
 
+def _column(name: str) -> str:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        raise StagingError(f"unexpected column name {name!r}")
+    return name
+
+
 def _quote(value: str) -> str:
     return value.replace("'", "''")
 
 
-def copy_statement(table: str, s3_uri: str, jsonpaths_uri: str | None, credentials: str, region: str) -> str:
+def copy_statement(table: str, s3_uri: str, jsonpaths_uri: str | None, credentials: str, region: str,
+                   columns: list[str] | None = None) -> str:
     """The COPY Redshift runs for one staging load (credentials as given: pass a redacted clause to log it)."""
     json_option = f"'{_quote(jsonpaths_uri)}'" if jsonpaths_uri else "'auto'"
+    target = table if table.startswith("incoming_") and _table(table[len("incoming_"):]) else _table(table)
+    column_list = f" ({', '.join(_column(c) for c in columns)})" if columns else ""
     return (
-        f"COPY {_table(table)} FROM '{_quote(s3_uri)}' {credentials} "
+        f"COPY {target}{column_list} FROM '{_quote(s3_uri)}' {credentials} "
         f"FORMAT AS JSON {json_option} REGION '{_quote(region)}' "
         f"MAXERROR {REDSHIFT_MAXERROR} COMPUPDATE OFF STATUPDATE OFF"
     )
@@ -411,9 +466,8 @@ class PostgresEngine(_Engine):
         conn.autocommit = False
         return conn
 
-    def clear(self, table: str, run_id: str) -> None:
+    def empty(self, table: str) -> None:
         self.query(f"TRUNCATE {_table(table)}")  # transactional in PostgreSQL
-        self.query("DELETE FROM staging_rejects WHERE staging_table = %s AND run_id = %s", (table, run_id))
 
     def columns(self, table: str) -> list[tuple[str, str]]:
         return self.query(
@@ -425,7 +479,7 @@ class PostgresEngine(_Engine):
     def load(self, source: Source, objects: list[S3Object], window: Window, run_id: str, result: StageResult) -> None:
         from psycopg import sql
 
-        columns = self.columns(source.table)
+        columns = [c for c in self.columns(source.table) if c[0] != "source_key"]
         if source.jsonpaths_key:
             paths = read_jsonpaths(self.s3, self.bucket, source.jsonpaths_key)
             if len(paths) != len(columns):
@@ -437,6 +491,8 @@ class PostgresEngine(_Engine):
                 for (name, _), path in zip(columns, paths)))
         else:
             mapped = sql.SQL("j")
+        if source.keyed:
+            mapped = sql.SQL("{} || jsonb_build_object('source_key', p.source_key)").format(mapped)
 
         self.query("CREATE TEMP TABLE raw_objects (obj INTEGER, source_key TEXT) ON COMMIT DROP")
         self.query("CREATE TEMP TABLE raw_lines (obj INTEGER, line INTEGER, reason TEXT, doc TEXT) ON COMMIT DROP")
@@ -621,9 +677,9 @@ def _unsafe(line: bytes) -> bytes:
 # the others in staging_rejects with the reason (the first columns that do not fit).
 POSTGRES_LOAD = """
 WITH parsed AS (
-    SELECT l.obj, l.line, l.reason, l.doc,
+    SELECT l.obj, o.source_key, l.line, l.reason, l.doc,
            CASE WHEN l.reason IS NULL AND pg_input_is_valid(l.doc, 'jsonb') THEN l.doc::jsonb END AS j
-    FROM raw_lines AS l
+    FROM raw_lines AS l JOIN raw_objects AS o ON o.obj = l.obj
 ),
 mapped AS (
     SELECT p.*, CASE WHEN jsonb_typeof(p.j) = 'object' THEN {mapped} END AS m
@@ -634,7 +690,7 @@ typed AS (
     FROM mapped AS m
 ),
 checked AS (
-    SELECT t.obj, t.line, t.reason, t.doc, t.j, t.m, t.fits, r AS rec,
+    SELECT t.obj, t.source_key, t.line, t.reason, t.doc, t.j, t.m, t.fits, r AS rec,
            CASE WHEN t.fits THEN {rule_case} END AS rule_reason,
            t.fits AND {rule_case} IS NULL AS ok
     FROM typed AS t
@@ -642,7 +698,7 @@ checked AS (
 ),
 rejected AS (
     INSERT INTO staging_rejects (staging_table, source_key, line_number, reason, raw_text, run_id, rejected_at)
-    SELECT %(table)s, o.source_key, c.line,
+    SELECT %(table)s, c.source_key, c.line,
            CASE
                WHEN c.reason IS NOT NULL THEN c.reason
                WHEN c.j IS NULL THEN 'malformed JSON'
@@ -656,7 +712,7 @@ rejected AS (
                ), 'unknown')
            END,
            c.doc, %(run_id)s, LOCALTIMESTAMP
-    FROM checked AS c JOIN raw_objects AS o ON o.obj = c.obj
+    FROM checked AS c
     WHERE NOT c.ok
     RETURNING 1
 )

@@ -1,6 +1,8 @@
 -- Raw listening events, one row per log line. Columns are in the order of
 -- log_json_path.json: Redshift COPY maps the jsonpaths to columns by position.
--- userid is text because logged-out events carry an empty string.
+-- userid is text because logged-out events carry an empty string. source_key names the
+-- object each row came from: an hourly run replaces only its day file's rows, so runs of
+-- different days can stage side by side.
 CREATE TABLE IF NOT EXISTS staging_events (
     artist VARCHAR(512),
     auth VARCHAR(32),
@@ -19,5 +21,6 @@ CREATE TABLE IF NOT EXISTS staging_events (
     status INTEGER,
     ts BIGINT,
     useragent VARCHAR(1024),
-    userid VARCHAR(64)
+    userid VARCHAR(64),
+    source_key VARCHAR(1024)
 );

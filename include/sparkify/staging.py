@@ -173,10 +173,23 @@ def stage(source: Source, window: Window, *, run_id: str, bucket: str, force: bo
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.sdk import BaseHook
 
+    from botocore.exceptions import BotoCoreError
+
     conn_type = BaseHook.get_connection(redshift_conn_id).conn_type
     s3_hook = S3Hook(aws_conn_id=aws_conn_id)
     s3_client = s3_hook.get_conn()
+    try:
+        return _stage(source, window, run_id, bucket, force, redshift_conn_id, conn_type, s3_hook, s3_client,
+                      max_reject_fraction)
+    except BotoCoreError as exc:  # S3 unreachable or failing: the transaction was rolled back
+        raise StagingError(
+            f"{source.table}: cannot read s3://{bucket}/{source.prefix}/ from S3 "
+            f"({s3_client.meta.endpoint_url}): {exc}. Nothing was staged; the task's retry reads again."
+        ) from exc
 
+
+def _stage(source: Source, window: Window, run_id: str, bucket: str, force: bool, redshift_conn_id: str,
+           conn_type: str, s3_hook, s3_client, max_reject_fraction: float) -> dict:
     objects, missing, ignored = list_objects(s3_client, bucket, source, window)
     for key in missing:
         log.warning("No source object s3://%s/%s for this window: staging zero rows from it.", bucket, key)
@@ -487,6 +500,7 @@ class PostgresEngine(_Engine):
                     f"s3://{self.bucket}/{source.jsonpaths_key} has {len(paths)} paths but {source.table} has "
                     f"{len(columns)} columns: COPY maps them one to one, in order")
             mapped = sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(
+                sql.SQL("{}, j -> {}").format(sql.Literal(name), sql.Literal(path[0])) if len(path) == 1 else
                 sql.SQL("{}, j #> {}").format(sql.Literal(name), sql.Literal(path))
                 for (name, _), path in zip(columns, paths)))
         else:
@@ -675,17 +689,19 @@ def _unsafe(line: bytes) -> bytes:
 
 # One statement: parse every line, insert the records that fit the staging table, and put
 # the others in staging_rejects with the reason (the first columns that do not fit).
+# MATERIALIZED: otherwise PostgreSQL inlines the CTEs and parses each document once per
+# column it extracts (measured: 20x slower on 142k events).
 POSTGRES_LOAD = """
-WITH parsed AS (
+WITH parsed AS MATERIALIZED (
     SELECT l.obj, o.source_key, l.line, l.reason, l.doc,
            CASE WHEN l.reason IS NULL AND pg_input_is_valid(l.doc, 'jsonb') THEN l.doc::jsonb END AS j
     FROM raw_lines AS l JOIN raw_objects AS o ON o.obj = l.obj
 ),
-mapped AS (
+mapped AS MATERIALIZED (
     SELECT p.*, CASE WHEN jsonb_typeof(p.j) = 'object' THEN {mapped} END AS m
     FROM parsed AS p
 ),
-typed AS (
+typed AS MATERIALIZED (
     SELECT m.*, (m.m IS NOT NULL AND jsonb_populate_record_valid(NULL::{table}, m.m)) AS fits
     FROM mapped AS m
 ),

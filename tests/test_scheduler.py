@@ -4,6 +4,9 @@ succeeds and loads the generated sample completely."""
 
 from __future__ import annotations
 
+import json
+from urllib.parse import quote
+
 import pytest
 
 from dev.airflow_api import AirflowAPI
@@ -99,3 +102,43 @@ def test_parallel_backfill_gives_the_serial_result(scheduler_stack):
     assert ids == set(plays)
     assert users == {uid: u["level"] for uid, u in ex.users(window).items()}
     assert times == len(ex.time_table(plays))
+
+
+def test_no_secret_in_logs_rendered_fields_or_xcom(scheduler_stack):
+    """Every log, rendered template field and XCom of the runs above is free of the stack's
+    secrets (warehouse password, AWS secret and key id)."""
+    from dev.stack import AWS_KEY_ID, AWS_SECRET, PG_PASSWORD
+
+    stack, _ = scheduler_stack
+    secrets = [PG_PASSWORD, AWS_SECRET, AWS_KEY_ID]
+    api = AirflowAPI(stack.api_url, "admin", stack.admin_password())
+    log_files = [p for p in (stack.airflow_home / "logs").rglob("*") if p.is_file()]
+    log_files += [p for p in stack.log_dir.glob("*.log") if p.name != "postgres.log"]
+    assert len(log_files) > 40
+    for path in log_files:
+        text = path.read_text(errors="replace")
+        for secret in secrets:
+            assert secret not in text, f"{secret!r} found in {path}"
+
+    checked_fields = checked_xcoms = 0
+    for dag_id in ("create_tables", "final_project"):
+        for run in api.runs(dag_id):
+            for ti in api.task_instances(dag_id, run["dag_run_id"]):
+                dumped = json.dumps(ti.get("rendered_fields") or {})
+                checked_fields += bool(ti.get("rendered_fields"))
+                assert not any(secret in dumped for secret in secrets), (dag_id, ti["task_id"])
+                base = (f"/api/v2/dags/{dag_id}/dagRuns/{quote(run['dag_run_id'], safe='')}/taskInstances/"
+                        f"{ti['task_id']}/xcomEntries")
+                for entry in api.get(base)["xcom_entries"]:
+                    value = api.get(f"{base}/{quote(entry['key'], safe='')}", deserialize="true")
+                    checked_xcoms += 1
+                    assert not any(secret in json.dumps(value) for secret in secrets), (dag_id, ti["task_id"])
+    assert checked_fields > 20 and checked_xcoms > 10
+
+
+def test_a_bad_param_is_rejected_with_a_clear_error(scheduler_stack):
+    stack, _ = scheduler_stack
+    api = AirflowAPI(stack.api_url, "admin", stack.admin_password())
+    with pytest.raises(RuntimeError) as failure:
+        api.trigger("final_project", conf={"restage_songs": "yes please"})
+    assert "restage_songs" in str(failure.value) and "HTTP 400" in str(failure.value)

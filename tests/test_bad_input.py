@@ -72,6 +72,18 @@ def stage(stack, s3, source, files: dict[str, bytes], window=HOUR, **kwargs):
     return result, rows, rejects
 
 
+def count_records(content: bytes) -> int:
+    """Records in a source file, counted independently of the pipeline: the elements of a
+    JSON array file, else the non-blank lines."""
+    text = content.decode("utf-8", "replace").lstrip("\ufeff")
+    if text.strip().startswith("["):
+        try:
+            return len(json.loads(text))
+        except ValueError:
+            pass
+    return sum(1 for line in text.split("\n") if line.strip())
+
+
 def assert_rejects(rejects, expected):
     """rejects: (key, line, reason, raw); expected: (line, fragment of the reason)."""
     assert len(rejects) == len(expected), rejects
@@ -114,6 +126,7 @@ LOG_CASES = {
 def test_log_file_cases(stack, s3, name):
     content, staged, expected = LOG_CASES[name]
     result, rows, rejects = stage(stack, s3, staging.EVENTS, {DAY: content}, **lenient())
+    assert result["records"] == count_records(content)
     assert len(rows) == staged
     assert_rejects(rejects, expected)
     assert all(key == DAY for key, *_ in rejects)
@@ -133,6 +146,17 @@ def test_duplicates_are_staged_as_found(stack, s3):
     files = {DAY: event() + b"\n" + event(), "log_data/2018/11/2018-11-16-events.json": event()}
     result, rows, rejects = stage(stack, s3, staging.EVENTS, files, window=Window())
     assert (len(rows), len(rejects), result["objects"]) == (3, 0, 2)
+
+
+def test_duplicates_load_once(stack, s3):
+    import jinja2
+
+    files = {DAY: event() + b"\n" + event(), "log_data/2018/11/2018-11-16-events.json": event()}
+    stage(stack, s3, staging.EVENTS, files, window=Window())
+    template = (staging.config.SQL_DIR / "load/songplays.sql").read_text()
+    select = jinja2.Template(template).render(run_window=Window.from_run, dag_run=None)  # a full load
+    with warehouse(stack) as conn:
+        assert conn.execute(f"SELECT COUNT(*), COUNT(DISTINCT songplay_id) FROM ({select}) AS s").fetchone() == (1, 1)
 
 
 def test_missing_day_file_stages_nothing_with_a_warning(stack, s3, caplog):
@@ -192,7 +216,8 @@ SONG_CASES = {
 @pytest.mark.parametrize("name", SONG_CASES)
 def test_song_file_cases(stack, s3, name):
     content, staged, expected = SONG_CASES[name]
-    _, rows, rejects = stage(stack, s3, staging.SONGS, {SONG_KEY: content}, window=Window(), **lenient())
+    result, rows, rejects = stage(stack, s3, staging.SONGS, {SONG_KEY: content}, window=Window(), **lenient())
+    assert result["records"] == count_records(content)
     assert len(rows) == staged
     assert_rejects(rejects, expected)
     if name == "title as a number":

@@ -23,13 +23,14 @@ from include.sparkify.window import Window
 
 UTC = timezone.utc
 FULL = Window()
+SPEC = GeneratorSpec(events=100_000, songs=50, users=300, days=1)
 
 
 @pytest.fixture(scope="module")
 def fault_stack(tmp_path_factory):
     root = tmp_path_factory.mktemp("faults")
     data = root / "data"
-    generate(data, GeneratorSpec(events=100_000, songs=50, users=300, days=1))
+    generate(data, SPEC)
     stack = Stack(root / "stack", pg_port=free_port(), s3_port=free_port(), api_port=free_port(),
                   bucket="sparkify-faults")
     stack.start(airflow=False)

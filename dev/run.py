@@ -50,6 +50,25 @@ def data_dir(stack: Stack) -> Path:
     return sample
 
 
+def reset_if_source_changed(stack: Stack, source: Path) -> None:
+    """The local warehouse keeps its tables between runs; when make run is pointed at another
+    data set, empty them so the report shows that data set only."""
+    marker = stack.state_dir / "data_source"
+    previous = marker.read_text().strip() if marker.exists() else None
+    if previous and previous != str(source):
+        import psycopg
+
+        say(f"The data set changed (was {previous}): emptying the local warehouse tables ...")
+        with psycopg.connect(stack.warehouse_dsn(), autocommit=True) as conn:
+            tables = [r[0] for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()]
+            if tables:
+                conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables))
+        stack.stop_s3()  # and the bucket: moto keeps objects in memory
+        stack.start_s3()
+    marker.write_text(str(source))
+
+
 def run_states(runs: list[dict]) -> str:
     counts: dict[str, int] = {}
     for run in runs:
@@ -66,6 +85,7 @@ def main() -> int:
     stack.start_postgres()
     stack.start_s3()
     source = data_dir(stack)
+    reset_if_source_changed(stack, source)
     say(f"Uploading {source} to s3://{stack.bucket}/ (objects already there are kept) ...")
     uploaded = upload_tree(stack.s3_client(), stack.bucket, source, progress=say)
     say(f"  {uploaded['uploaded']} uploaded, {uploaded['kept']} already there")

@@ -78,6 +78,7 @@ def render() -> str:
         "| same record twice in a file and again in another file | 3 | 3 | 0 | 0 | staged as found; "
         "`songplays` gets 1 row |",
         "| missing day file for the hour | 0 | 0 | 0 | 0 | warning `No source object ...`; run succeeds |",
+        "| `_SUCCESS` and `.DS_Store` under `log_data/` | 0 | 0 | 0 | 0 | skipped, listed in a warning |",
         "",
         "## Bad input: song files (`staging_songs`)",
         "",

@@ -255,3 +255,11 @@ def test_an_hourly_load_replaces_only_its_day_file(stack, s3):
     with warehouse(stack) as conn:
         by_key = dict(conn.execute("SELECT source_key, COUNT(*) FROM staging_events GROUP BY 1").fetchall())
     assert by_key == {DAY: 2, day16: 1}
+
+
+def test_log_keys_that_are_not_json_are_ignored_in_a_full_load(stack, s3, caplog):
+    files = {DAY: event(), "log_data/_SUCCESS": b"", "log_data/2018/.DS_Store": b"\x00\x00\x00\x01Bud1"}
+    with caplog.at_level(logging.WARNING):
+        result, rows, rejects = stage(stack, s3, staging.EVENTS, files, window=Window())
+    assert len(rows) == 1 and rejects == []
+    assert sorted(result["ignored_keys"]) == ["log_data/2018/.DS_Store", "log_data/_SUCCESS"]

@@ -108,12 +108,19 @@ def main() -> int:
     t0 = time.monotonic()
     api.wait_for_run("create_tables", lambda r: True, timeout=600, what="a run")
 
+    shown = {"line": "", "at": 0.0}
+
     def progress() -> None:
+        """Say what the full load is doing when that changes, or every 30 s."""
         running = [r for r in api.runs("final_project") if r["state"] == "running"]
         if running:
             tis = api.task_instances("final_project", running[-1]["dag_run_id"])
             done = sum(ti["state"] == "success" for ti in tis)
-            say(f"  full load running: {done}/{len(tis)} tasks done ({time.monotonic() - t0:.0f}s)")
+            active = ", ".join(sorted(ti["task_id"] for ti in tis if ti["state"] == "running"))
+            line = f"  full load running: {done}/{len(tis)} tasks done; now: {active or '-'}"
+            if line != shown["line"] or time.monotonic() - shown["at"] > 30:
+                say(f"{line} ({time.monotonic() - t0:.0f}s)")
+                shown.update(line=line, at=time.monotonic())
 
     full = api.wait_for_run(
         "final_project",

@@ -67,8 +67,13 @@ class AirflowAPI:
         query.setdefault("order_by", "run_after")
         return self.get(f"/api/v2/dags/{dag_id}/dagRuns", **query)["dag_runs"]
 
-    def trigger(self, dag_id: str, conf: dict | None = None) -> dict:
-        return self.post(f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}})
+    def trigger(self, dag_id: str, conf: dict | None = None, logical_date: str | None = None) -> dict:
+        """A manual run; without a logical date it has no data interval."""
+        return self.post(f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": logical_date, "conf": conf or {}})
+
+    def clear_run(self, dag_id: str, run_id: str) -> dict:
+        run = urllib.parse.quote(run_id, safe="")
+        return self.post(f"/api/v2/dags/{dag_id}/dagRuns/{run}/clear", {"dry_run": False})
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         run = urllib.parse.quote(run_id, safe="")

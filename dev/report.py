@@ -33,10 +33,10 @@ def report(stack: Stack, api, full_load: dict, hourly_runs: list[dict]) -> str:
     lines = ["", "=" * 72, "Sparkify pipeline: local run report", "=" * 72]
     lines.append(f"Full load (asset-triggered) {full_load['dag_run_id']}: {full_load['state']}")
     ok = sum(r["state"] == "success" for r in hourly_runs)
-    lines.append(f"Hourly backfill runs: {ok} of {len(hourly_runs)} succeeded")
+    lines.append(f"Hourly runs of the window: {ok} of {len(hourly_runs)} succeeded")
     lines += ["", "Rows per table:"]
     lines += [f"  {table:<16}{n:>10,}" for table, n in counts.items()]
-    lines += ["", "Data-quality checks (full load + backfill runs):"]
+    lines += ["", "Data-quality checks (full load + hourly runs):"]
     for name, result in sorted(check_results(api, [full_load, *hourly_runs]).items()):
         status = "PASS" if not result["failed"] else "FAIL"
         lines.append(f"  {status}  {name:<28} passed {result['passed']}, failed {result['failed']}")

@@ -84,6 +84,7 @@ def test_parallel_backfill_gives_the_serial_result(scheduler_stack):
                 all(r["state"] in ("success", "failed") for r in runs):
             break
         assert time.monotonic() < deadline, "backfill did not finish"
+        assert stack.api_healthy(), f"the scheduler is not healthy: see {stack.log_dir / 'airflow.log'}"
         time.sleep(5)
     assert len(runs) == 8 and all(r["state"] == "success" for r in runs), [(r["logical_date"], r["state"])
                                                                           for r in runs]

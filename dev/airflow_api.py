@@ -16,19 +16,27 @@ class AirflowAPI:
         self.password = password
         self._token: str | None = None
 
-    def _request(self, method: str, path: str, body: dict | None = None, auth: bool = True):
+    def _request(self, method: str, path: str, body: dict | None = None, auth: bool = True, attempts: int = 30):
+        """One API call. On SQLite (the bare-machine metadata database) a write can fail with
+        "database is locked" while the scheduler writes (HTTP 500 "Database error" or 503):
+        that is transient, so such calls are tried again for a while."""
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"{self.base_url}{path}", data=data, method=method)
-        request.add_header("Content-Type", "application/json")
-        if auth:
-            request.add_header("Authorization", f"Bearer {self.token()}")
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                payload = response.read()
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode(errors="replace")
-            raise RuntimeError(f"{method} {path} -> HTTP {exc.code}: {detail}") from None
-        return json.loads(payload) if payload else None
+        for attempt in range(attempts):
+            request = urllib.request.Request(f"{self.base_url}{path}", data=data, method=method)
+            request.add_header("Content-Type", "application/json")
+            if auth:
+                request.add_header("Authorization", f"Bearer {self.token()}")
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    payload = response.read()
+                return json.loads(payload) if payload else None
+            except urllib.error.HTTPError as exc:
+                detail = exc.read().decode(errors="replace")
+                locked = exc.code == 503 or (exc.code == 500 and "Database error" in detail)
+                if not locked or attempt == attempts - 1:
+                    raise RuntimeError(f"{method} {path} -> HTTP {exc.code}: {detail}") from None
+                time.sleep(2)
+        raise AssertionError("unreachable")
 
     def token(self) -> str:
         if self._token is None:
@@ -67,9 +75,15 @@ class AirflowAPI:
         query.setdefault("order_by", "run_after")
         return self.get(f"/api/v2/dags/{dag_id}/dagRuns", **query)["dag_runs"]
 
-    def trigger(self, dag_id: str, conf: dict | None = None, logical_date: str | None = None) -> dict:
-        """A manual run; without a logical date it has no data interval."""
-        return self.post(f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": logical_date, "conf": conf or {}})
+    def trigger(self, dag_id: str, conf: dict | None = None, logical_date: str | None = None) -> dict | None:
+        """A manual run; without a logical date it has no data interval. A run with that
+        logical date that already exists (e.g. created by a retried call) is kept: None."""
+        try:
+            return self.post(f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": logical_date, "conf": conf or {}})
+        except RuntimeError as exc:
+            if logical_date and "HTTP 409" in str(exc):
+                return None
+            raise
 
     def clear_run(self, dag_id: str, run_id: str) -> dict:
         run = urllib.parse.quote(run_id, safe="")
@@ -79,20 +93,7 @@ class AirflowAPI:
         run = urllib.parse.quote(run_id, safe="")
         return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances", limit=1000)["task_instances"]
 
-    def create_backfill(self, dag_id: str, from_date: str, to_date: str, max_active_runs: int = 1,
-                        attempts: int = 60) -> dict:
-        """Create a backfill. On SQLite the API answers 503 while the scheduler holds the
-        database's write lock: that is transient, so try again for a while."""
-        for attempt in range(attempts):
-            try:
-                return self._post_backfill(dag_id, from_date, to_date, max_active_runs)
-            except RuntimeError as exc:
-                if "HTTP 503" not in str(exc) or attempt == attempts - 1:
-                    raise
-                time.sleep(2)
-        raise AssertionError("unreachable")
-
-    def _post_backfill(self, dag_id: str, from_date: str, to_date: str, max_active_runs: int) -> dict:
+    def create_backfill(self, dag_id: str, from_date: str, to_date: str, max_active_runs: int = 1) -> dict:
         return self.post("/api/v2/backfills", {
             "dag_id": dag_id,
             "from_date": from_date,

@@ -258,6 +258,7 @@ def check_rejects(result: StageResult, run_id: str, max_fraction: float, engine)
 # --------------------------------------------------------------------------- engines
 class _Engine:
     name = ""
+    now = "LOCALTIMESTAMP"  # the current UTC time in this warehouse's SQL
 
     def __init__(self) -> None:
         self.conn = None
@@ -304,9 +305,7 @@ class _Engine:
         self.query("DELETE FROM staging_manifest WHERE staging_table = %s", (table,))
         self.query(
             "INSERT INTO staging_manifest (staging_table, fingerprint, objects, bytes, rows_staged, run_id, staged_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, GETDATE())" if self.name == "redshift" else
-            "INSERT INTO staging_manifest (staging_table, fingerprint, objects, bytes, rows_staged, run_id, staged_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, LOCALTIMESTAMP)",
+            f" VALUES (%s, %s, %s, %s, %s, %s, {self.now})",
             (table, print_, result.objects, result.bytes, result.rows, run_id),
         )
 
@@ -328,6 +327,7 @@ class RedshiftEngine(_Engine):
     """COPY from S3, executed by Redshift. Errors up to MAXERROR land in staging_rejects."""
 
     name = "redshift"
+    now = "GETDATE()"
 
     def __init__(self, conn_id: str, s3_hook, bucket: str) -> None:
         super().__init__()
@@ -440,7 +440,7 @@ def copy_statement(table: str, s3_uri: str, jsonpaths_uri: str | None, credentia
                    columns: list[str] | None = None) -> str:
     """The COPY Redshift runs for one staging load (credentials as given: pass a redacted clause to log it)."""
     json_option = f"'{_quote(jsonpaths_uri)}'" if jsonpaths_uri else "'auto'"
-    target = table if table.startswith("incoming_") and _table(table[len("incoming_"):]) else _table(table)
+    target = _table(table.removeprefix("incoming_")) and table  # a staging table, or its incoming_ copy
     column_list = f" ({', '.join(_column(c) for c in columns)})" if columns else ""
     return (
         f"COPY {target}{column_list} FROM '{_quote(s3_uri)}' {credentials} "

@@ -62,3 +62,42 @@ def warehouse(stack):
 
 def redshift_conn_json(stack) -> str:
     return json.dumps(stack.redshift_conn())
+
+
+@pytest.fixture(scope="session")
+def scheduler_stack(tmp_path_factory):
+    """A real scheduler: `airflow standalone` (LocalExecutor on SQLite) over its own
+    PostgreSQL + moto, with a small generated sample in the bucket. Shared by every test
+    that needs the scheduler, the API server or the UI. Yields (stack, data directory)."""
+    from include.sparkify.datagen import GeneratorSpec, generate
+
+    root = tmp_path_factory.mktemp("scheduler")
+    data = root / "data"
+    generate(data, GeneratorSpec(events=1500, songs=60, users=20, days=2))
+    stack = Stack(root / "stack", pg_port=free_port(), s3_port=free_port(), api_port=free_port(),
+                  bucket="sparkify-scheduler", parallelism=4)
+    try:
+        stack.start(airflow=False)
+        upload_tree(stack.s3_client(), stack.bucket, data)
+        stack.start_airflow()
+        yield stack, data
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def asset_triggered_run(scheduler_stack) -> dict:
+    """Unpauses both DAGs on the scheduler stack; create_tables (@once) runs and its schema
+    asset triggers a final_project full load. Returns that run (finished) as the API gives it."""
+    from dev.airflow_api import AirflowAPI
+
+    stack, _ = scheduler_stack
+    api = AirflowAPI(stack.api_url, "admin", stack.admin_password())
+    for dag_id in ("final_project", "create_tables"):
+        api.wait_for_dag(dag_id)
+    api.unpause("final_project")
+    api.unpause("create_tables")  # @once: runs as soon as it is unpaused
+    created = api.wait_for_run("create_tables", lambda r: True, timeout=300)
+    assert created["state"] == "success", created
+    return api.wait_for_run("final_project", lambda r: r["run_type"] == "asset_triggered", timeout=600,
+                            what="the asset-triggered run")

@@ -10,43 +10,17 @@ from urllib.parse import quote
 import pytest
 
 from dev.airflow_api import AirflowAPI
-from dev.seed import upload_tree
-from dev.stack import Stack, free_port
-from include.sparkify.datagen import GeneratorSpec, generate
 from tests import expected as ex
 from tests.conftest import warehouse
 
 pytestmark = pytest.mark.scheduler
 
 
-@pytest.fixture(scope="module")
-def scheduler_stack(tmp_path_factory):
-    root = tmp_path_factory.mktemp("scheduler")
-    data = root / "data"
-    generate(data, GeneratorSpec(events=1500, songs=60, users=20, days=2))
-    stack = Stack(root / "stack", pg_port=free_port(), s3_port=free_port(), api_port=free_port(),
-                  bucket="sparkify-scheduler", parallelism=4)
-    try:
-        stack.start(airflow=False)
-        upload_tree(stack.s3_client(), stack.bucket, data)
-        stack.start_airflow()
-        yield stack, data
-    finally:
-        stack.stop()
-
-
-def test_create_tables_triggers_an_asset_run_that_succeeds(scheduler_stack):
+def test_create_tables_triggers_an_asset_run_that_succeeds(scheduler_stack, asset_triggered_run):
     stack, data = scheduler_stack
     api = AirflowAPI(stack.api_url, "admin", stack.admin_password())
-    for dag_id in ("final_project", "create_tables"):
-        api.wait_for_dag(dag_id)
-    api.unpause("final_project")
-    api.unpause("create_tables")  # @once: runs as soon as it is unpaused
-
-    created = api.wait_for_run("create_tables", lambda r: True, timeout=300)
-    assert created["state"] == "success"
-    run = api.wait_for_run("final_project", lambda r: r["run_type"] == "asset_triggered", timeout=600,
-                           what="the asset-triggered run")
+    run = asset_triggered_run
+    assert api.runs("create_tables")[0]["state"] == "success"
     states = {ti["task_id"]: ti["state"] for ti in api.task_instances("final_project", run["dag_run_id"])}
     assert run["state"] == "success", states
     assert run["data_interval_start"] is None  # no interval: a full load

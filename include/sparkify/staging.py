@@ -89,6 +89,7 @@ class StageResult:
     skipped_unchanged: bool = False
     missing_keys: list[str] = field(default_factory=list)
     ignored_keys: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # the objects read (summarised past MAX_LISTED_SOURCES)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -208,7 +209,8 @@ def _stage(source: Source, window: Window, run_id: str, bucket: str, force: bool
             "or 'postgres' (the local stand-in, streamed from S3)"
         )
 
-    result = StageResult(table=source.table, engine=conn_type, missing_keys=missing, ignored_keys=ignored)
+    result = StageResult(table=source.table, engine=conn_type, missing_keys=missing, ignored_keys=ignored,
+                         sources=describe_sources(bucket, source, objects))
     with engine:
         if source.skip_unchanged and not force and engine.staged_fingerprint(source.table) == print_:
             result.skipped_unchanged = True
@@ -224,6 +226,17 @@ def _stage(source: Source, window: Window, run_id: str, bucket: str, force: bool
         if result.rejected:
             check_rejects(result, run_id, max_reject_fraction, engine)
     return result.as_dict()
+
+
+MAX_LISTED_SOURCES = 31  # a month of day files is listed key by key; more is summarised
+
+
+def describe_sources(bucket: str, source: Source, objects: list[S3Object]) -> list[str]:
+    """The S3 objects a load read, for logs and asset-event metadata: every URI for a few,
+    else one line for the prefix (a full catalog would not fit an XCom comfortably)."""
+    if len(objects) <= MAX_LISTED_SOURCES:
+        return [f"s3://{bucket}/{obj.key}" for obj in objects]
+    return [f"s3://{bucket}/{source.prefix}/ ({len(objects)} objects, {sum(o.size for o in objects)} bytes)"]
 
 
 def replaced_days(source: Source, window: Window) -> list[tuple[str, int, int]] | None:

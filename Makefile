@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements-local.txt | cut -d' ' -f1)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help venv run stop test lint sql data clean
+.PHONY: help venv run stop test lint sql data clean copy-udacity
 
 help:
 	@echo "make run    set up, start the local stack, run the pipeline on sample data, print a report"
@@ -14,6 +14,7 @@ help:
 	@echo "make sql Q=\"select ...\"   query the local warehouse"
 	@echo "make lint   sqlfluff (Redshift dialect) on include/sql"
 	@echo "make data OUT=dir [EVENTS=n SONGS=n]   generate Sparkify-format data"
+	@echo "make copy-udacity BUCKET=name [ARGS=--dry-run]   server-side copy of s3://udacity-dend into the bucket"
 
 $(STAMP): requirements-local.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +41,10 @@ sql: venv
 
 data: venv
 	$(PY) -m include.sparkify.datagen $(or $(OUT),.local/data) $(if $(EVENTS),--events $(EVENTS)) $(if $(SONGS),--songs $(SONGS))
+
+copy-udacity: venv
+	@test -n "$(BUCKET)" || { echo "usage: make copy-udacity BUCKET=<project bucket> [ARGS='--dry-run --region us-west-2']"; exit 2; }
+	$(PY) -m include.sparkify.copy_source --bucket $(BUCKET) $(ARGS)
 
 clean: stop
 	rm -rf .local

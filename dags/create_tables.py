@@ -3,7 +3,8 @@
 
 Creates the Sparkify warehouse schema: the staging tables, the star schema
 (`songplays`, `users`, `songs`, `artists`, `time`) and the bookkeeping tables
-(`staging_manifest`, `staging_rejects`). Every statement is idempotent
+(`staging_manifest`, `staging_rejects`), the data-quality history (`dq_history`) and the
+analytics table (`daily_listening`). Every statement is idempotent
 (`CREATE TABLE IF NOT EXISTS`), so the DAG can run again at any time.
 
 It runs once when first unpaused, and whenever triggered by hand. On success it
@@ -22,11 +23,10 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import chain, dag
 
 from include.sparkify import config
+from include.sparkify.alerts import ON_FAILURE, ON_RETRY
 
-DDL = [
-    "staging_events", "staging_songs", "staging_manifest", "staging_rejects",
-    "songplays", "users", "songs", "artists", "time",
-]
+# Every CREATE TABLE in include/sql/ddl/ (the warehouse, bookkeeping, dq_history, analytics).
+DDL = sorted(path.stem for path in (config.SQL_DIR / "ddl").glob("*.sql"))
 
 
 @dag(
@@ -35,7 +35,7 @@ DDL = [
     start_date=config.START_DATE,
     catchup=False,
     default_args={"owner": "sparkify", "retries": 3, "retry_delay": timedelta(minutes=5), "depends_on_past": False,
-                  "email_on_retry": False},
+                  "email_on_retry": False, "on_failure_callback": ON_FAILURE, "on_retry_callback": ON_RETRY},
     template_searchpath=[str(config.SQL_DIR)],
     tags=["sparkify", "redshift", "ddl"],
     doc_md=__doc__,

@@ -17,6 +17,12 @@ whenever `create_tables` emits the `sparkify_warehouse_schema` asset.
 * Reruns never duplicate rows: songplays, users and time are upserted on their keys;
   songs and artists are rebuilt from the staged catalog.
 
+**Monitoring.** Each load's asset event carries rows inserted/deleted, the data interval
+and the source objects; every data-quality check result is recorded in `dq_history`; a
+failed or retried task alerts by e-mail/Slack when configured (else a log line); a run not
+finished `SPARKIFY_RUN_DEADLINE_MINUTES` after it was queued raises a deadline alert.
+`sparkify_analytics` follows on the songplays and users assets. See `docs/operations.md`.
+
 **Backfill:** `airflow backfill create --dag-id final_project --from-date 2018-11-01 --to-date 2018-11-02`.
 
 SQL: `include/sql/load/<table>.sql`, checks in `include/sql/checks/`.
@@ -27,9 +33,21 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, Variable, chain, dag, task
+from airflow.sdk import (
+    AssetOrTimeSchedule,
+    AsyncCallback,
+    CronTriggerTimetable,
+    DeadlineAlert,
+    DeadlineReference,
+    Param,
+    Variable,
+    chain,
+    dag,
+    task,
+)
 
 from include.sparkify import config
+from include.sparkify.alerts import ON_FAILURE, ON_RETRY, alert_late_run
 from include.sparkify.loads import load_table
 from include.sparkify.quality import quality_checks
 from include.sparkify.window import Window
@@ -51,7 +69,15 @@ from include.sparkify.window import Window
         "retry_delay": timedelta(minutes=5),
         "depends_on_past": False,
         "email_on_retry": False,
+        "on_failure_callback": ON_FAILURE,
+        "on_retry_callback": ON_RETRY,
     },
+    deadline=DeadlineAlert(
+        name="run_late",
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=timedelta(minutes=config.RUN_DEADLINE_MINUTES),
+        callback=AsyncCallback(alert_late_run, kwargs={"allowed_minutes": config.RUN_DEADLINE_MINUTES}),
+    ),
     params={
         "restage_songs": Param(False, type="boolean",
                                description="Restage the song catalog even if its objects did not change."),

@@ -6,6 +6,7 @@ Nothing here looks up a Variable or a connection: those are read at run time onl
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -53,3 +54,38 @@ SCHEMA_READY = Asset(name="sparkify_warehouse_schema", group="sparkify")
 
 def table_asset(table: str) -> Asset:
     return Asset(name=f"sparkify_{table}", uri=f"{WAREHOUSE_URI}/{WAREHOUSE_SCHEMA}/{table}", group="sparkify")
+
+
+# The analytics the downstream DAG builds from songplays and users.
+ANALYTICS_TABLE = "daily_listening"
+
+
+# Monitoring (see docs/operations.md). The alert channels are read when an alert fires,
+# never at parse time: e-mail when SPARKIFY_ALERT_EMAILS is set and the SMTP connection
+# exists; Slack when the Slack connection exists; otherwise a log line.
+@dataclass(frozen=True)
+class AlertSettings:
+    emails: list[str]
+    from_email: str
+    smtp_conn_id: str
+    slack_conn_id: str
+    slack_channel: str
+
+    @classmethod
+    def from_env(cls) -> AlertSettings:
+        env = os.environ
+        return cls(
+            emails=[e.strip() for e in env.get("SPARKIFY_ALERT_EMAILS", "").split(",") if e.strip()],
+            from_email=env.get("SPARKIFY_ALERT_FROM", ""),
+            smtp_conn_id=env.get("SPARKIFY_SMTP_CONN_ID", "smtp_default"),
+            slack_conn_id=env.get("SPARKIFY_SLACK_CONN_ID", "slack_api_default"),
+            slack_channel=env.get("SPARKIFY_SLACK_CHANNEL", "#sparkify-alerts"),
+        )
+
+
+# A run of final_project that has not finished this long after it was queued raises a
+# lateness alert (a DeadlineAlert, evaluated by the scheduler). Minutes; fractions allowed.
+RUN_DEADLINE_MINUTES = float(os.environ.get("SPARKIFY_RUN_DEADLINE_MINUTES", "45"))
+
+# Where every data-quality check result is recorded.
+DQ_HISTORY_TABLE = "dq_history"

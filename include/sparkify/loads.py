@@ -1,13 +1,21 @@
 """The reusable table load: a SELECT from include/sql/load/<table>.sql, wrapped in the
-statements of a load mode and run as one transaction by SQLExecuteQueryOperator."""
+statements of a load mode and run as one transaction by SQLExecuteQueryOperator.
+
+Each load counts the rows it deleted and inserted and puts them, with the run's data
+interval and the S3 objects staged for it, on its table's asset event (see
+include/sparkify/monitoring.py)."""
 
 from __future__ import annotations
 
 from enum import Enum
 
+from collections.abc import Sequence
+
+from airflow.providers.common.sql.hooks.handlers import fetch_all_handler
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 
 from include.sparkify import config
+from include.sparkify.monitoring import load_metadata
 
 
 class LoadMode(str, Enum):
@@ -23,6 +31,25 @@ TABLES = {
     "songs": ("song_id", LoadMode.TRUNCATE_INSERT),
     "artists": ("artist_id", LoadMode.TRUNCATE_INSERT),
     "time": ("start_time", LoadMode.UPSERT),
+}
+
+
+# The staging tables each table is loaded from (for the asset event's source objects), and
+# the final_project tasks that stage them.
+STAGED_FROM = {
+    "songplays": ("staging_events", "staging_songs"),
+    "users": ("staging_events",),
+    "songs": ("staging_songs",),
+    "artists": ("staging_songs",),
+    "time": ("staging_events",),
+}
+STAGING_TASKS = {"staging_events": "Stage_events", "staging_songs": "Stage_songs"}
+
+# What each statement of a mode does, in order: its row count is "deleted", "inserted" or neither.
+STATEMENT_ROLES = {
+    LoadMode.TRUNCATE_INSERT: ("deleted", "inserted"),
+    LoadMode.APPEND: ("inserted",),
+    LoadMode.UPSERT: (None, "deleted", "inserted", None),
 }
 
 
@@ -52,18 +79,59 @@ def load_statements(table: str, mode: LoadMode | str, key: str | None = None) ->
     ]
 
 
-def load_table(task_id: str, table: str, mode: LoadMode | str | None = None, **kwargs) -> SQLExecuteQueryOperator:
+def rows_affected(cursor):
+    """Result handler: the rows of a query, or the rows a DML statement changed."""
+    return fetch_all_handler(cursor) if cursor.description is not None else cursor.rowcount
+
+
+class TableLoadOperator(SQLExecuteQueryOperator):
+    """Runs a table's load statements in one transaction and reports, on the table's asset
+    event and as its XCom, the rows deleted and inserted, the data interval and the sources."""
+
+    def __init__(self, *, table: str, mode: LoadMode, sql: list[str], staged_from: Sequence[str] = (), **kwargs):
+        super().__init__(
+            sql=sql,
+            conn_id=config.REDSHIFT_CONN_ID,
+            autocommit=False,  # every statement of the load in one transaction
+            split_statements=False,
+            return_last=False,
+            show_return_value_in_logs=False,
+            handler=rows_affected,
+            outlets=[config.table_asset(table)],
+            **kwargs,
+        )
+        self.table = table
+        self.mode = LoadMode(mode)
+        self.staged_from = tuple(staged_from)
+
+    def execute(self, context) -> dict:
+        counts = super().execute(context)
+        totals = {"inserted": 0, "deleted": 0}
+        for role, count in zip(STATEMENT_ROLES[self.mode], counts):
+            if role is not None:
+                totals[role] += max(int(count), 0)
+        staged = []
+        if self.staged_from:
+            task_ids = [STAGING_TASKS[t] for t in self.staged_from]
+            staged = [r for r in context["ti"].xcom_pull(task_ids=task_ids) or [] if isinstance(r, dict)]
+        metadata = load_metadata(self.table, self.mode.value, totals["inserted"], totals["deleted"],
+                                 context.get("dag_run"), staged)
+        context["outlet_events"][config.table_asset(self.table)].extra.update(metadata)
+        self.log.info("%s: %d rows deleted, %d inserted (%s load)", self.table, totals["deleted"],
+                      totals["inserted"], metadata["load"])
+        return metadata
+
+
+def load_table(task_id: str, table: str, mode: LoadMode | str | None = None, **kwargs) -> TableLoadOperator:
     """A task that loads ``table`` in ``mode`` (its default mode if None) and emits its asset."""
     mode = LoadMode(mode or TABLES[table][1])
-    return SQLExecuteQueryOperator(
+    return TableLoadOperator(
         task_id=task_id,
-        conn_id=config.REDSHIFT_CONN_ID,
+        table=table,
+        mode=mode,
         sql=load_statements(table, mode),
-        autocommit=False,  # every statement of the load in one transaction
-        split_statements=False,
-        return_last=False,
-        show_return_value_in_logs=False,
-        outlets=[config.table_asset(table)],
-        doc_md=f"Loads `{table}` ({mode.value}) from `include/sql/load/{table}.sql`.",
+        staged_from=STAGED_FROM.get(table, ()),
+        doc_md=f"Loads `{table}` ({mode.value}) from `include/sql/load/{table}.sql`; its asset event "
+               "records rows deleted and inserted, the data interval and the source objects.",
         **kwargs,
     )

@@ -1,5 +1,8 @@
 """Data-quality gates: per table, "not empty" then "no null or duplicate keys"; then the
-relational checks in include/sql/checks/. Any failing check fails the run."""
+relational checks in include/sql/checks/. Any failing check fails the run.
+
+Every check's result, passed or failed, is recorded in ``dq_history`` before its task
+ends (``monitoring.RecordedCheck`` on the provider's operators)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from airflow.sdk import TaskGroup
 
 from include.sparkify import config
 from include.sparkify.loads import TABLES
+from include.sparkify.monitoring import RecordedCheck
 
 # Columns that must never be NULL, besides each table's key.
 NOT_NULL = {
@@ -19,7 +23,12 @@ NOT_NULL = {
     "time": ["hour", "day", "week", "month", "year", "weekday"],
 }
 
-RELATIONAL_CHECKS = ["songplay_users_exist", "songplays_match_staging", "staging_rejects_reported"]
+# The relational checks (include/sql/checks/<name>.sql) and the table each one checks.
+RELATIONAL_CHECKS = {
+    "songplay_users_exist": "songplays",
+    "songplays_match_staging": "songplays",
+    "staging_rejects_reported": "staging_rejects",
+}
 
 
 def column_mapping(table: str) -> dict:
@@ -30,15 +39,40 @@ def column_mapping(table: str) -> dict:
     return mapping
 
 
-class ColumnCheck(SQLColumnCheckOperator):
-    """SQLColumnCheckOperator whose failure message also names the table it checked."""
+class TableCheck(RecordedCheck, SQLTableCheckOperator):
+    """SQLTableCheckOperator whose results are recorded in dq_history."""
+
+
+class ColumnCheck(RecordedCheck, SQLColumnCheckOperator):
+    """SQLColumnCheckOperator whose failure message also names the table it checked, and
+    whose results are recorded in dq_history."""
 
     def _raise_exception(self, exception_string: str):
         super()._raise_exception(f"Table {self.table}: {exception_string}")
 
 
+class RelationalCheck(RecordedCheck, SQLCheckOperator):
+    """SQLCheckOperator on a query whose first column says whether the check passed and
+    whose other columns carry the figures found; recorded in dq_history with the figures."""
+
+    def __init__(self, *, checked_table: str, **kwargs):
+        super().__init__(**kwargs)
+        self.checked_table = checked_table
+
+    def _build_check_results(self, records):
+        results = super()._build_check_results(records)
+        values = records.values() if isinstance(records, dict) else (records or ())
+        figures = [str(v) for v in values if not isinstance(v, bool)]
+        for result in results:
+            result.table = self.checked_table
+            result.name = self.task_id.rsplit(".", 1)[-1]
+            if figures:
+                result.actual = "; ".join(figures)
+        return results
+
+
 def not_empty(table: str, task_id: str | None = None) -> SQLTableCheckOperator:
-    return SQLTableCheckOperator(
+    return TableCheck(
         task_id=task_id or f"{table}_not_empty",
         conn_id=config.REDSHIFT_CONN_ID,
         table=f'"{table}"',
@@ -59,8 +93,9 @@ def quality_checks(group_id: str = "Run_data_quality_checks") -> TaskGroup:
     with TaskGroup(group_id=group_id, tooltip="Data-quality gates on the star schema") as group:
         per_table = [not_empty(table) >> keys_valid(table, column_mapping(table)) for table in TABLES]
         relational = [
-            SQLCheckOperator(task_id=name, conn_id=config.REDSHIFT_CONN_ID, sql=f"checks/{name}.sql")
-            for name in RELATIONAL_CHECKS
+            RelationalCheck(task_id=name, conn_id=config.REDSHIFT_CONN_ID, sql=f"checks/{name}.sql",
+                            checked_table=table)
+            for name, table in RELATIONAL_CHECKS.items()
         ]
         for last in per_table:
             last >> relational

@@ -8,7 +8,9 @@ from datetime import timedelta
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
-EXPECTED = {"create_tables", "final_project"}
+from include.sparkify.alerts import TaskAlert
+
+EXPECTED = {"create_tables", "final_project", "sparkify_analytics"}
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +32,7 @@ def test_no_deprecated_imports(dagbag):
     deprecated = [f"{w.filename}:{w.lineno}: {w.message}" for w in dagbag.parse_warnings
                   if issubclass(w.category, DeprecationWarning) or "deprecat" in str(w.message).lower()]
     assert deprecated == []
-    for path in ("dags/create_tables.py", "dags/final_project.py"):
+    for path in ("dags/create_tables.py", "dags/final_project.py", "dags/sparkify_analytics.py"):
         source = open(path).read()
         assert "airflow.datasets" not in source and "airflow.operators." not in source
 
@@ -47,6 +49,9 @@ def test_conventions(dagbag, dag_id):
         assert task.retry_delay == timedelta(minutes=5)
         assert task.depends_on_past is False
         assert task.email_on_retry is False
+        # Failures and retries alert operators (include/sparkify/alerts.py).
+        assert task.on_failure_callback == [TaskAlert("failed")], task.task_id
+        assert task.on_retry_callback == [TaskAlert("up for retry")], task.task_id
 
 
 def test_create_tables_shape(dagbag):

@@ -1,0 +1,54 @@
+"""
+### sparkify_analytics — daily listening figures, downstream of final_project
+
+Runs whenever `final_project` has updated **both** the `sparkify_songplays` and the
+`sparkify_users` assets (every run of it loads both), and rebuilds `daily_listening`:
+one row per day with the plays, distinct listeners, paid vs free plays and the paid
+share, and the day's top song and top artist. On success it emits the
+`sparkify_daily_listening` asset, so the asset graph reads
+`create_tables → final_project → sparkify_analytics`.
+
+SQL: `include/sql/analytics/daily_listening.sql` (table: `include/sql/ddl/daily_listening.sql`).
+Query it with e.g. `make sql Q="select * from daily_listening order by play_date"`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.sdk import chain, dag
+
+from include.sparkify import config
+from include.sparkify.alerts import ON_FAILURE, ON_RETRY
+from include.sparkify.analytics import build_table
+
+
+@dag(
+    dag_id="sparkify_analytics",
+    schedule=config.table_asset("songplays") & config.table_asset("users"),
+    start_date=config.START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "owner": "sparkify",
+        "retries": 3,
+        "retry_delay": timedelta(minutes=5),
+        "depends_on_past": False,
+        "email_on_retry": False,
+        "on_failure_callback": ON_FAILURE,
+        "on_retry_callback": ON_RETRY,
+    },
+    template_searchpath=[str(config.SQL_DIR)],
+    tags=["sparkify", "redshift", "analytics"],
+    doc_md=__doc__,
+)
+def sparkify_analytics():
+    begin = EmptyOperator(task_id="Begin_execution")
+    daily_listening = build_table("Build_daily_listening", config.ANALYTICS_TABLE)
+    stop = EmptyOperator(task_id="Stop_execution")
+
+    chain(begin, daily_listening, stop)
+
+
+sparkify_analytics()

@@ -1,0 +1,190 @@
+"""Monitoring without a scheduler: a failed data-quality check is recorded in dq_history and
+e-mailed for real (to an SMTP server started here) through the task's failure callback;
+with no channel configured an alert is a log line and no error; the lateness deadline is on
+the DAG with the configured interval, and its callback e-mails when invoked."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from datetime import datetime, timedelta, timezone
+from email import message_from_bytes, policy
+from types import SimpleNamespace
+
+import pytest
+
+from dev.stack import free_port
+from include.sparkify import config
+from tests.conftest import warehouse
+
+CHECK_TASK = "Run_data_quality_checks.songplay_users_exist"
+ORPHAN = "probe-monitoring-orphan"
+
+
+class Inbox:
+    """aiosmtpd handler keeping every message delivered to it."""
+
+    def __init__(self):
+        self.messages = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
+                                  message_from_bytes(envelope.content, policy=policy.default)))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_server(monkeypatch):
+    """A real SMTP server on a free loopback port, and the environment that points alerts at it."""
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
+        "conn_type": "smtp", "host": "127.0.0.1", "port": port,
+        "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "airflow@sparkify.test", "timeout": 10},
+    }))
+    monkeypatch.setenv("SPARKIFY_ALERT_EMAILS", "data-ops@sparkify.test")
+    monkeypatch.delenv("AIRFLOW_CONN_SLACK_API_DEFAULT", raising=False)
+    yield inbox
+    controller.stop()
+
+
+def body_text(message) -> str:
+    part = message.get_body(preferencelist=("html", "plain"))
+    return part.get_content() if part is not None else message.get_payload()
+
+
+@pytest.fixture
+def schema(stack):
+    with warehouse(stack) as conn:
+        for path in sorted((config.SQL_DIR / "ddl").glob("*.sql")):
+            conn.execute(path.read_text())
+    return stack
+
+
+def failing_check_dag():
+    """The real final_project, cut down to its songplay_users_exist check, with no retries."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag().dags["final_project"].partial_subset(task_ids=[CHECK_TASK], include_upstream=False)
+    dag.get_task(CHECK_TASK).retries = 0
+    return dag
+
+
+def test_failed_check_is_recorded_and_emailed_once(airflow_db, schema, smtp_server):
+    with warehouse(schema) as conn:
+        orphans_before = conn.execute("SELECT COUNT(*) FROM songplays WHERE user_id NOT IN "
+                                      "(SELECT user_id FROM users)").fetchone()[0]
+        conn.execute("INSERT INTO songplays (songplay_id, start_time, user_id) "
+                     "VALUES (%s, TIMESTAMP '2018-11-15 10:00:00', -4242)", (ORPHAN,))
+    try:
+        dag = failing_check_dag()
+        assert [t.task_id for t in dag.tasks] == [CHECK_TASK]
+        dr = dag.test()
+    finally:
+        with warehouse(schema) as conn:
+            conn.execute("DELETE FROM songplays WHERE songplay_id = %s", (ORPHAN,))
+    assert dr.state == "failed"
+    figure = f"songplays without a user: {orphans_before + 1}"
+
+    # Exactly one e-mail, to the configured recipient, naming DAG, run, task and the failed check.
+    assert len(smtp_server.messages) == 1, [m[2]["Subject"] for m in smtp_server.messages]
+    mail_from, rcpt, message = smtp_server.messages[0]
+    assert mail_from == "airflow@sparkify.test" and rcpt == ["data-ops@sparkify.test"]
+    subject, body = message["Subject"], body_text(message)
+    assert "final_project" in subject and CHECK_TASK in subject and dr.run_id in subject and "failed" in subject
+    for needle in ("final_project", dr.run_id, CHECK_TASK, "every songplay&#x27;s user exists in users", figure):
+        assert needle in body, needle
+
+    # The failed check is in the history, with the value found, before the task failed.
+    with warehouse(schema) as conn:
+        rows = conn.execute("SELECT dag_id, task_id, try_number, check_name, table_name, observed_value, passed, "
+                            "interval_start FROM dq_history WHERE run_id = %s", (dr.run_id,)).fetchall()
+    start = dr.data_interval_start and dr.data_interval_start.astimezone(timezone.utc).replace(tzinfo=None)
+    assert rows == [("final_project", CHECK_TASK, 1, "songplay_users_exist", "songplays", figure, False, start)]
+
+
+def test_no_channel_configured_logs_a_clear_line_and_raises_nothing(monkeypatch, caplog):
+    from include.sparkify.alerts import ON_FAILURE
+
+    for name in ("SPARKIFY_ALERT_EMAILS", "AIRFLOW_CONN_SMTP_DEFAULT", "AIRFLOW_CONN_SLACK_API_DEFAULT"):
+        monkeypatch.delenv(name, raising=False)
+    ti = SimpleNamespace(dag_id="final_project", task_id="Load_user_dim_table", run_id="scheduled__2018-11-01T01",
+                         try_number=4, log_url=None)
+    context = {"ti": ti, "dag_run": SimpleNamespace(data_interval_start=None, data_interval_end=None),
+               "exception": RuntimeError("connection refused")}
+    with caplog.at_level(logging.WARNING, logger="include.sparkify.alerts"):
+        ON_FAILURE(context)  # as Airflow calls a notifier: no exception
+    lines = [r.getMessage() for r in caplog.records if r.name == "include.sparkify.alerts"]
+    assert len(lines) == 1
+    assert lines[0].startswith("No alert channel is configured")
+    assert "'smtp_default'" in lines[0] and "'slack_api_default'" in lines[0]
+    assert "final_project.Load_user_dim_table failed (run scheduled__2018-11-01T01)" in lines[0]
+
+
+def test_recipients_without_an_smtp_connection_are_not_an_error(monkeypatch, caplog):
+    """E-mail needs both: recipients alone (no SMTP connection) log the same clear line."""
+    from include.sparkify.alerts import Alert, send
+
+    monkeypatch.setenv("SPARKIFY_ALERT_EMAILS", "data-ops@sparkify.test")
+    monkeypatch.setenv("SPARKIFY_SMTP_CONN_ID", "sparkify_smtp_that_does_not_exist")
+    with caplog.at_level(logging.WARNING, logger="include.sparkify.alerts"):
+        assert send(Alert("probe subject", []), {}) == []
+    assert any("No alert channel is configured" in r.getMessage() and "probe subject" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_final_project_carries_the_lateness_deadline():
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.sdk import AsyncCallback, DeadlineReference
+
+    from include.sparkify.alerts import alert_late_run
+
+    (deadline,) = DagBag().dags["final_project"].deadline
+    assert deadline.reference == DeadlineReference.DAGRUN_QUEUED_AT
+    assert deadline.interval == timedelta(minutes=config.RUN_DEADLINE_MINUTES)
+    assert isinstance(deadline.callback, AsyncCallback)
+    assert deadline.callback.path == "include.sparkify.alerts.alert_late_run"
+    assert deadline.callback.kwargs == {"allowed_minutes": config.RUN_DEADLINE_MINUTES}
+    assert asyncio.iscoroutinefunction(alert_late_run)
+
+
+def test_deadline_interval_is_configurable(monkeypatch):
+    """SPARKIFY_RUN_DEADLINE_MINUTES sets the interval (read when the DAG file is parsed)."""
+    import subprocess
+    import sys
+
+    code = ("from airflow.dag_processing.dagbag import DagBag; "
+            "d = DagBag('dags').dags['final_project'].deadline[0]; print(d.interval.total_seconds())")
+    env = {**__import__("os").environ, "SPARKIFY_RUN_DEADLINE_MINUTES": "7.5"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                         cwd=config.SQL_DIR.parents[1])
+    assert out.stdout.strip().splitlines()[-1] == "450.0"
+
+
+def test_late_run_callback_emails_the_run(smtp_server):
+    """The deadline callback as the triggerer calls it (with the scheduler's context) delivers one e-mail."""
+    from include.sparkify.alerts import alert_late_run
+
+    queued = datetime(2018, 11, 2, 5, 0, 3, tzinfo=timezone.utc)
+    context = {
+        "dag_run": {"dag_id": "final_project", "dag_run_id": "scheduled__2018-11-02T05:00:00+00:00",
+                    "run_type": "scheduled", "state": "running", "queued_at": queued.isoformat(),
+                    "data_interval_start": "2018-11-02T04:00:00+00:00", "data_interval_end": "2018-11-02T05:00:00+00:00"},
+        "deadline": {"id": "0190-probe", "deadline_time": queued + timedelta(minutes=45)},
+    }
+    summary = asyncio.run(alert_late_run(allowed_minutes=45, context=context))
+    assert "e-mail to data-ops@sparkify.test" in summary
+    assert len(smtp_server.messages) == 1
+    _, _, message = smtp_server.messages[0]
+    assert message["Subject"] == ("[Sparkify] final_project run scheduled__2018-11-02T05:00:00+00:00 is late: "
+                                  "not finished 45 min after it was queued")
+    body = body_text(message)
+    assert "2018-11-02 05:45:03+00:00" in body and "scheduled" in body and "2018-11-02T04:00:00+00:00" in body

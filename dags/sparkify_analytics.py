@@ -2,7 +2,9 @@
 ### sparkify_analytics — daily listening figures, downstream of final_project
 
 Runs whenever `final_project` has updated **both** the `sparkify_songplays` and the
-`sparkify_users` assets (every run of it loads both), and rebuilds `daily_listening`:
+`sparkify_users` assets (every run of it loads both). It waits until the triggering
+`final_project` run has passed its data-quality checks (fails if they failed), then
+rebuilds `daily_listening`:
 one row per day with the plays, distinct listeners, paid vs free plays and the paid
 share, and the day's top song and top artist. On success it emits the
 `sparkify_daily_listening` asset, so the asset graph reads
@@ -17,11 +19,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import chain, dag
+from airflow.sdk import chain, dag, task
 
 from include.sparkify import config
 from include.sparkify.alerts import ON_FAILURE, ON_RETRY
-from include.sparkify.analytics import build_table
+from include.sparkify.analytics import build_table, quality_gate_passed
 
 
 @dag(
@@ -44,11 +46,17 @@ from include.sparkify.analytics import build_table
     doc_md=__doc__,
 )
 def sparkify_analytics():
+    @task.sensor(task_id="Wait_for_quality_checks", poke_interval=10, timeout=3600, mode="reschedule")
+    def wait_for_quality_checks(ti=None, triggering_asset_events=None) -> bool:
+        """Succeeds when the final_project runs behind this run's asset events passed their checks."""
+        return quality_gate_passed(ti, triggering_asset_events)
+
     begin = EmptyOperator(task_id="Begin_execution")
+    checked = wait_for_quality_checks()
     daily_listening = build_table("Build_daily_listening", config.ANALYTICS_TABLE)
     stop = EmptyOperator(task_id="Stop_execution")
 
-    chain(begin, daily_listening, stop)
+    chain(begin, checked, daily_listening, stop)
 
 
 sparkify_analytics()

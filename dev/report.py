@@ -1,12 +1,15 @@
-"""The report `make run` prints: rows per table, check results, rejects, where the UI is."""
+"""The report `make run` prints: rows per table, check results, the data-quality history,
+the daily listening analytics, where the UI is."""
 
 from __future__ import annotations
 
 import psycopg
 
-from dev.stack import Stack
+from dev.stack import REPO, Stack
 
-TABLES = ["staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time", "staging_rejects"]
+TABLES = ["staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time", "staging_rejects",
+          "dq_history", "daily_listening"]
+SQL_DIR = REPO / "include" / "sql"
 
 
 def table_counts(dsn: str) -> dict[str, int]:
@@ -28,6 +31,35 @@ def check_results(api, runs: list[dict]) -> dict[str, dict[str, int]]:
     return results
 
 
+def dq_history(dsn: str) -> list[tuple]:
+    """Per check: results recorded, passed, failed, the latest value (include/sql/monitoring/)."""
+    sql = (SQL_DIR / "monitoring" / "dq_history_by_check.sql").read_text()
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def daily_listening(dsn: str, limit: int = 7) -> list[tuple]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT play_date, plays, listeners, paid_share, top_song_title, top_artist_name "
+                            "FROM daily_listening ORDER BY play_date DESC LIMIT %s", (limit,)).fetchall()
+
+
+def dq_history_lines(dsn: str) -> list[str]:
+    lines = []
+    for check, table, results, passed, failed, value, threshold, last_failed in dq_history(dsn):
+        when = f", last failed {last_failed:%Y-%m-%d %H:%M}" if last_failed else ""
+        lines.append(f"  {'FAIL' if failed else 'PASS'}  {table or '-':<16}{check:<28} {results:>4} results, "
+                     f"{passed:>4} passed, {failed:>3} failed; latest: {str(value)[:60]} ({threshold}){when}")
+    return lines or ["  (no results recorded yet)"]
+
+
+def daily_listening_lines(dsn: str) -> list[str]:
+    lines = [f"  {day}  {plays:>6} plays  {listeners:>4} listeners  paid {float(share):.0%}  "
+             f"top song: {str(song or '-')[:30]}  top artist: {str(artist or '-')[:30]}"
+             for day, plays, listeners, share, song, artist in daily_listening(dsn)]
+    return lines or ["  (not built yet: sparkify_analytics runs after final_project)"]
+
+
 def report(stack: Stack, api, full_load: dict, hourly_runs: list[dict]) -> str:
     counts = table_counts(stack.warehouse_dsn())
     lines = ["", "=" * 72, "Sparkify pipeline: local run report", "=" * 72]
@@ -40,6 +72,10 @@ def report(stack: Stack, api, full_load: dict, hourly_runs: list[dict]) -> str:
     for name, result in sorted(check_results(api, [full_load, *hourly_runs]).items()):
         status = "PASS" if not result["failed"] else "FAIL"
         lines.append(f"  {status}  {name:<28} passed {result['passed']}, failed {result['failed']}")
+    lines += ["", "Data-quality history (table dq_history, every check of every run; see docs/operations.md):"]
+    lines += dq_history_lines(stack.warehouse_dsn())
+    lines += ["", "Daily listening (sparkify_analytics, latest days):"]
+    lines += daily_listening_lines(stack.warehouse_dsn())
     lines += [
         "",
         f"Airflow UI:  {stack.api_url}   login: admin / {stack.admin_password()}",

@@ -93,8 +93,9 @@ def main() -> int:
     say(f"Starting Airflow standalone on {stack.api_url} (first start takes a minute) ...")
     stack.start_airflow()
     api = AirflowAPI(stack.api_url, "admin", stack.admin_password())
-    for dag_id in ("final_project", "create_tables"):
+    for dag_id in ("final_project", "create_tables", "sparkify_analytics"):
         api.wait_for_dag(dag_id)
+    api.unpause("sparkify_analytics")  # follows final_project's table assets
     api.unpause("final_project")
     api.unpause("create_tables")
 

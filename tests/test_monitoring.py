@@ -188,3 +188,19 @@ def test_late_run_callback_emails_the_run(smtp_server):
                                   "not finished 45 min after it was queued")
     body = body_text(message)
     assert "2018-11-02 05:45:03+00:00" in body and "scheduled" in body and "2018-11-02T04:00:00+00:00" in body
+
+
+def test_make_run_report_shows_the_dq_history(schema):
+    """The report's data-quality section reads dq_history (here: what the tests above left)."""
+    from dev.report import daily_listening_lines, dq_history_lines
+
+    with warehouse(schema) as conn:
+        recorded = conn.execute("SELECT table_name, check_name, COUNT(*), SUM(CASE WHEN passed THEN 0 ELSE 1 END) "
+                                "FROM dq_history GROUP BY table_name, check_name").fetchall()
+    lines = dq_history_lines(schema.warehouse_dsn())
+    assert len(lines) == max(len(recorded), 1)
+    for table, check, results, failed in recorded:
+        (line,) = [x for x in lines if x.split()[1:3] == [table, check]]
+        assert f"{results:>4} results" in line and f"{failed:>3} failed" in line
+        assert line.lstrip().startswith("FAIL" if failed else "PASS")
+    assert daily_listening_lines(schema.warehouse_dsn())

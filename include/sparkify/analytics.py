@@ -21,3 +21,41 @@ def build_table(task_id: str, table: str, **kwargs) -> TableLoadOperator:
         doc_md=f"Rebuilds `{table}` from `include/sql/analytics/{table}.sql`.",
         **kwargs,
     )
+
+
+# The task of final_project that succeeds only when every data-quality check passed.
+QUALITY_GATE = ("final_project", "Stop_execution")
+
+
+def upstream_runs(triggering_asset_events) -> dict[str, set[str]]:
+    """dag_id -> run ids of the runs whose asset events triggered this run."""
+    runs: dict[str, set[str]] = {}
+    for events in (triggering_asset_events or {}).values():
+        for event in events:
+            if getattr(event, "source_dag_id", None) and getattr(event, "source_run_id", None):
+                runs.setdefault(event.source_dag_id, set()).add(event.source_run_id)
+    return runs
+
+
+def quality_gate_passed(ti, triggering_asset_events) -> bool:
+    """True once the final_project runs that triggered this run have passed their data-quality
+    checks (their Stop_execution succeeded); raises if one of them failed. A run not triggered
+    by final_project (e.g. manual) has nothing to wait for."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    dag_id, gate = QUALITY_GATE
+    run_ids = sorted(upstream_runs(triggering_asset_events).get(dag_id, ()))
+    if not run_ids:
+        return True
+    states = ti.get_task_states(dag_id=dag_id, task_ids=[gate], run_ids=run_ids)
+    pending = []
+    for run_id in run_ids:
+        state = (states.get(run_id) or {}).get(gate)
+        if state in ("failed", "upstream_failed", "skipped", "removed"):
+            raise AirflowFailException(f"{dag_id} run {run_id} did not pass its data-quality checks ({gate}: "
+                                       f"{state}): the analytics are not rebuilt from its data")
+        if state != "success":
+            pending.append(f"{run_id} ({state or 'not started'})")
+    if pending:
+        print(f"Waiting for the data-quality checks of {dag_id}: {', '.join(pending)}")
+    return not pending

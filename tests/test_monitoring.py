@@ -204,3 +204,48 @@ def test_make_run_report_shows_the_dq_history(schema):
         assert f"{results:>4} results" in line and f"{failed:>3} failed" in line
         assert line.lstrip().startswith("FAIL" if failed else "PASS")
     assert daily_listening_lines(schema.warehouse_dsn())
+
+
+def test_slack_connection_gets_the_alert(monkeypatch):
+    """With a Slack connection (here pointed at a local server speaking Slack's Web API), the
+    alert is posted to the channel by SlackNotifier."""
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from include.sparkify.alerts import ON_FAILURE
+
+    posts = []
+
+    class SlackAPI(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            posts.append((self.path, self.headers.get("Authorization"), json.loads(body)))
+            reply = json.dumps({"ok": True, "channel": "C1", "ts": "1.0"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), SlackAPI)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.delenv("SPARKIFY_ALERT_EMAILS", raising=False)
+        monkeypatch.setenv("SPARKIFY_SLACK_CHANNEL", "#sparkify-probe")
+        monkeypatch.setenv("AIRFLOW_CONN_SLACK_API_DEFAULT", json.dumps({
+            "conn_type": "slack", "password": "xoxb-probe-token",
+            "extra": {"base_url": f"http://127.0.0.1:{server.server_port}/api/"}}))
+        ti = SimpleNamespace(dag_id="final_project", task_id="Stage_events", run_id="scheduled__2018-11-01T05",
+                             try_number=2, log_url=None)
+        ON_FAILURE({"ti": ti, "dag_run": SimpleNamespace(data_interval_start=None, data_interval_end=None),
+                    "exception": RuntimeError("S3 unreachable")})
+    finally:
+        server.shutdown()
+    assert len(posts) == 1
+    path, auth, payload = posts[0]
+    assert path == "/api/chat.postMessage" and auth == "Bearer xoxb-probe-token"
+    assert payload["channel"] == "#sparkify-probe"
+    assert payload["text"].startswith("[Sparkify] final_project.Stage_events failed (run scheduled__2018-11-01T05)")
+    assert "RuntimeError: S3 unreachable" in payload["text"]

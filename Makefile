@@ -5,11 +5,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements-local.txt | cut -d' ' -f1)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help venv run stop test lint sql data clean copy-udacity
+.PHONY: help venv browser run stop test lint sql data clean copy-udacity
 
 help:
 	@echo "make run    set up, start the local stack, run the pipeline on sample data, print a report"
 	@echo "make test   the whole test suite (starts what it needs)"
+	@echo "make browser   install Debian's chromium for the UI tests (make test does it)"
 	@echo "make stop   stop every process make run started"
 	@echo "make sql Q=\"select ...\"   query the local warehouse"
 	@echo "make lint   sqlfluff (Redshift dialect) on include/sql"
@@ -24,13 +25,24 @@ $(STAMP): requirements-local.txt
 
 venv: $(STAMP)
 
+# Headless Chromium for the UI tests (tests/test_ui.py drives it with Playwright). Debian's
+# package: Playwright's own browser download is not reachable from here. Skipped when present.
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium
+
+browser: $(CHROMIUM)
+
 run: venv
 	$(PY) -m dev.run
 
 stop:
 	@if [ -x $(PY) ]; then $(PY) -m dev.stack stop; fi
 
-test: venv
+test: venv browser
 	$(PY) -m pytest
 
 lint: venv

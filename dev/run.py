@@ -10,8 +10,10 @@ what is running and what is loaded.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -23,6 +25,58 @@ from dev.stack import REPO, Stack
 
 def say(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+@contextlib.contextmanager
+def still(what: str, every: float = 20):
+    """Say "still <what> (Ns)" every `every` seconds until the block ends: a step that waits
+    for a process (Airflow starting, the DAGs being parsed) is never silent for long."""
+    done = threading.Event()
+    t0 = time.monotonic()
+
+    def tick() -> None:
+        while not done.wait(every):
+            say(f"  still {what} ({time.monotonic() - t0:.0f}s)")
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        done.set()
+        ticker.join()
+
+
+class RunProgress:
+    """What the newest unfinished run of a DAG is doing (state, tasks done, tasks running),
+    said when that changes or every 30 s, as a `progress` callback of AirflowAPI.wait_for_run."""
+
+    def __init__(self, api: AirflowAPI, dag_id: str, label: str, runs=None) -> None:
+        self.api, self.dag_id, self.label = api, dag_id, label
+        self.runs = runs  # optional: which runs to follow (a callable filtering api.runs)
+        self.t0 = time.monotonic()
+        self.line, self.at = "", 0.0
+
+    def describe(self) -> str:
+        runs = self.api.runs(self.dag_id)
+        if self.runs is not None:
+            runs = self.runs(runs)
+        pending = [r for r in runs if r["state"] not in ("success", "failed")]
+        if not pending:
+            return f"{self.label}: waiting for the scheduler to create the run"
+        run = next((r for r in pending if r["state"] == "running"), pending[0])
+        if run["state"] != "running":
+            return f"{self.label}: {run['state']}"
+        tis = self.api.task_instances(self.dag_id, run["dag_run_id"])
+        done = sum(ti["state"] == "success" for ti in tis)
+        active = ", ".join(sorted(ti["task_id"] for ti in tis if ti["state"] == "running"))
+        return f"{self.label} running: {done}/{len(tis)} tasks done; now: {active or '-'}"
+
+    def __call__(self, prefix: str = "") -> None:
+        line = f"  {prefix}{self.describe()}"
+        if line != self.line or time.monotonic() - self.at > 30:
+            say(f"{line} ({time.monotonic() - self.t0:.0f}s)")
+            self.line, self.at = line, time.monotonic()
 
 
 def parse_when(value: str) -> str:
@@ -91,10 +145,12 @@ def main() -> int:
     say(f"  {uploaded['uploaded']} uploaded, {uploaded['kept']} already there")
 
     say(f"Starting Airflow standalone on {stack.api_url} (first start takes a minute) ...")
-    stack.start_airflow()
+    with still(f"waiting for the Airflow API server and scheduler (log: {stack.log_dir / 'airflow.log'})"):
+        stack.start_airflow()
     api = AirflowAPI(stack.api_url, "admin", stack.admin_password())
     for dag_id in ("final_project", "create_tables", "sparkify_analytics"):
-        api.wait_for_dag(dag_id)
+        with still(f"waiting for Airflow to parse {dag_id}"):
+            api.wait_for_dag(dag_id)
     api.unpause("sparkify_analytics")  # follows final_project's table assets
     api.unpause("final_project")
     api.unpause("create_tables")
@@ -106,27 +162,15 @@ def main() -> int:
     known = {r["dag_run_id"] for r in full_loads} if uploaded["uploaded"] else set()
 
     say("Waiting for create_tables and the full load it triggers ...")
-    t0 = time.monotonic()
-    api.wait_for_run("create_tables", lambda r: True, timeout=600, what="a run")
-
-    shown = {"line": "", "at": 0.0}
-
-    def progress() -> None:
-        """Say what the full load is doing when that changes, or every 30 s."""
-        running = [r for r in api.runs("final_project") if r["state"] == "running"]
-        if running:
-            tis = api.task_instances("final_project", running[-1]["dag_run_id"])
-            done = sum(ti["state"] == "success" for ti in tis)
-            active = ", ".join(sorted(ti["task_id"] for ti in tis if ti["state"] == "running"))
-            line = f"  full load running: {done}/{len(tis)} tasks done; now: {active or '-'}"
-            if line != shown["line"] or time.monotonic() - shown["at"] > 30:
-                say(f"{line} ({time.monotonic() - t0:.0f}s)")
-                shown.update(line=line, at=time.monotonic())
+    api.wait_for_run("create_tables", lambda r: True, timeout=600, what="a run",
+                     progress=RunProgress(api, "create_tables", "create_tables"))
 
     full = api.wait_for_run(
         "final_project",
         lambda r: r["run_type"] == "asset_triggered" and r["dag_run_id"] not in known,
-        timeout=1800, progress=progress, what="the asset-triggered full load")
+        timeout=1800, what="the asset-triggered full load",
+        progress=RunProgress(api, "final_project", "full load",
+                             runs=lambda rs: [r for r in rs if r["run_type"] == "asset_triggered"]))
     say(f"Full load {full['dag_run_id']}: {full['state']}")
 
     # An hourly run's logical date is the end of its hour: the runs covering [start, end)
@@ -147,17 +191,19 @@ def main() -> int:
             api.trigger("final_project", logical_date=hour.isoformat())
         elif run["state"] == "failed":
             api.clear_run("final_project", run["dag_run_id"])
-    t0 = time.monotonic()
     wanted = {h.isoformat() for h in hours}
-    last = ""
+
+    def window_runs(runs: list[dict]) -> list[dict]:
+        return [r for r in runs if r["logical_date"] and parse_when(r["logical_date"]) in wanted]
+
+    # Says the runs' states and what the running one is doing, on change or every 30 s.
+    hourly = RunProgress(api, "final_project", "current hour", runs=window_runs)
     while True:
-        runs = [r for r in api.runs("final_project") if r["logical_date"] and parse_when(r["logical_date"]) in wanted]
-        line = f"  hourly runs: {run_states(runs)}"
-        if line != last:
-            say(f"{line} ({time.monotonic() - t0:.0f}s)")
-            last = line
+        runs = window_runs(api.runs("final_project"))
         if len(runs) == len(hours) and all(r["state"] in ("success", "failed") for r in runs):
+            say(f"  hourly runs: {run_states(runs)} ({time.monotonic() - hourly.t0:.0f}s)")
             break
+        hourly(prefix=f"hourly runs: {run_states(runs)}; ")
         time.sleep(5)
 
     from dev.report import report

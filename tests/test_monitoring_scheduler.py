@@ -1,0 +1,184 @@
+"""Monitoring under the real scheduler (the shared `airflow standalone` stack): the full load's
+asset events carry their metadata, every check of the run is in dq_history, the run's
+table assets trigger sparkify_analytics, which builds daily_listening as the JSON says, and
+the lateness deadline (6 s on this stack, see conftest) fires and runs its callback in the
+triggerer.
+
+Runs before tests/test_scheduler.py (which backfills and so changes the tables): the
+analytics figures are those of the full load."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections import Counter, defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+from urllib.parse import quote
+
+import pytest
+
+from dev.airflow_api import AirflowAPI
+from include.sparkify.quality import RELATIONAL_CHECKS, column_mapping
+from include.sparkify.loads import TABLES
+from tests import expected as ex
+from tests.conftest import SCHEDULER_RUN_DEADLINE_MINUTES, warehouse
+
+pytestmark = pytest.mark.scheduler
+
+
+@pytest.fixture(scope="module")
+def api(scheduler_stack):
+    stack, _ = scheduler_stack
+    return AirflowAPI(stack.api_url, "admin", stack.admin_password())
+
+
+@pytest.fixture(scope="module")
+def source(scheduler_stack):
+    _, data = scheduler_stack
+    events, songs = ex.read_events(data), ex.read_songs(data)
+    return data, events, songs, ex.songplays(events, songs)
+
+
+@pytest.fixture(scope="module")
+def analytics_run(api, asset_triggered_run) -> dict:
+    run = api.wait_for_run("sparkify_analytics", lambda r: r["run_type"] == "asset_triggered", timeout=600,
+                           what="the run the full load's assets triggered")
+    assert [r["run_type"] for r in api.runs("final_project")] == ["asset_triggered"], \
+        "expected only the full load so far (this module runs before test_scheduler.py's backfill)"
+    return run
+
+
+def test_asset_events_carry_rows_interval_and_sources(api, asset_triggered_run, source, scheduler_stack):
+    data, events, songs, plays = source
+    stack, _ = scheduler_stack
+    run_id = asset_triggered_run["dag_run_id"]
+    reply = api.get("/api/v2/assets/events", source_dag_id="final_project", source_run_id=run_id, limit=100)
+    by_table = {e["extra"]["table"]: e for e in reply["asset_events"]}
+    assert set(by_table) == set(TABLES)
+
+    # A full load into empty tables: nothing deleted, every expected row inserted.
+    expected_rows = {"songplays": len(plays), "users": len(ex.users(events)), "songs": len(ex.songs_table(songs)),
+                     "artists": len(ex.artists_table(songs)), "time": len(ex.time_table(plays))}
+    for table, event in by_table.items():
+        extra = event["extra"]
+        assert event["name"] == f"sparkify_{table}" and event["uri"].endswith(f"/public/{table}")
+        assert (extra["rows_inserted"], extra["rows_deleted"]) == (expected_rows[table], 0), table
+        assert extra["load"] == "full" and extra["data_interval_start"] is None and extra["data_interval_end"] is None
+
+    log_uris = sorted(f"s3://{stack.bucket}/{p.relative_to(data).as_posix()}"
+                      for p in (data / "log_data").rglob("*.json"))
+    song_files = sorted((data / "song_data").rglob("*.json"))
+    events_sources = by_table["users"]["extra"]["sources"]
+    assert events_sources == log_uris
+    assert by_table["time"]["extra"]["sources"] == log_uris
+    songs_sources = by_table["songs"]["extra"]["sources"]
+    listed = sorted(f"s3://{stack.bucket}/{p.relative_to(data).as_posix()}" for p in song_files)
+    summary = f"s3://{stack.bucket}/song_data/ ({len(song_files)} objects, {sum(p.stat().st_size for p in song_files)} bytes)"
+    assert songs_sources in (listed, [summary]), songs_sources
+    assert by_table["artists"]["extra"]["sources"] == songs_sources
+    assert by_table["songplays"]["extra"]["sources"] == log_uris + songs_sources
+
+
+def test_every_check_of_the_run_is_in_the_dq_history(asset_triggered_run, source, scheduler_stack):
+    _, events, songs, plays = source
+    stack, _ = scheduler_stack
+    run_id = asset_triggered_run["dag_run_id"]
+    with warehouse(stack) as conn:
+        rows = conn.execute("SELECT task_id, check_name, table_name, column_name, observed_value, passed, "
+                            "interval_start, dag_id FROM dq_history WHERE run_id = %s", (run_id,)).fetchall()
+    # What the DAG declares: per table "not empty" and its key/column checks, then the relational checks.
+    declared = {("row_count_check", t) for t in TABLES}
+    declared |= {(f"{col}.{check}", t) for t in TABLES for col, checks in column_mapping(t).items() for check in checks}
+    declared |= set(RELATIONAL_CHECKS.items())
+    assert sorted((r[1], r[2]) for r in rows) == sorted(declared)
+    assert all(r[5] for r in rows) and all(r[6] is None and r[7] == "final_project" for r in rows)
+    observed = {r[1]: r[4] for r in rows if r[3] is not None}
+    assert set(observed.values()) == {"0"}  # no NULL, no duplicate key anywhere
+    figures = {r[1]: r[4] for r in rows if r[1] in RELATIONAL_CHECKS}
+    assert figures["songplay_users_exist"] == "songplays without a user: 0"
+    assert figures["songplays_match_staging"] == (f"songplays in window: {len(plays)}, "
+                                                  f"NextSong events in staging: {len(plays)}")
+
+
+def expected_daily_listening(events, songs, plays) -> dict:
+    level_now = {uid: u["level"] for uid, u in ex.users(events).items()}
+    titles = {sid: row["title"] for sid, row in ex.songs_table(songs).items()}
+    names = {aid: row["name"] for aid, row in ex.artists_table(songs).items()}
+    days = defaultdict(list)
+    for play in plays.values():
+        days[play["start_time"].date()].append(play)
+
+    def top(counter):
+        if not counter:
+            return None, None
+        key, n = min(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+        return key, n
+
+    out = {}
+    for day, day_plays in days.items():
+        paid = sum(p["level"] == "paid" for p in day_plays)
+        listeners = {p["user_id"] for p in day_plays}
+        song, song_n = top(Counter(p["song_id"] for p in day_plays if p["song_id"]))
+        artist, artist_n = top(Counter(p["artist_id"] for p in day_plays if p["artist_id"]))
+        out[day] = (len(day_plays), len(listeners), paid, len(day_plays) - paid,
+                    (Decimal(paid) / len(day_plays)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP),
+                    sum(level_now[u] == "paid" for u in listeners),
+                    song, titles.get(song), song_n, artist, names.get(artist), artist_n)
+    return out
+
+
+def test_final_project_triggers_the_analytics_dag(api, analytics_run, source, scheduler_stack):
+    _, events, songs, plays = source
+    stack, _ = scheduler_stack
+    assert analytics_run["state"] == "success", api.task_instances("sparkify_analytics", analytics_run["dag_run_id"])
+    with warehouse(stack) as conn:
+        rows = conn.execute("SELECT play_date, plays, listeners, paid_plays, free_plays, paid_share, "
+                            "paid_listeners_now, top_song_id, top_song_title, top_song_plays, top_artist_id, "
+                            "top_artist_name, top_artist_plays FROM daily_listening").fetchall()
+    expected = expected_daily_listening(events, songs, plays)
+    assert len(expected) >= 2 and any(v[6] for v in expected.values())  # the sample: days with matched plays
+    assert {r[0]: tuple(r[1:]) for r in rows} == expected
+
+    # The analytics run was triggered by both table assets of the full load, and emitted its own.
+    run_id = quote(analytics_run["dag_run_id"], safe="")
+    upstream = api.get(f"/api/v2/dags/sparkify_analytics/dagRuns/{run_id}/upstreamAssetEvents")["asset_events"]
+    assert {e["name"] for e in upstream} == {"sparkify_songplays", "sparkify_users"}
+    assert {e["source_run_id"] for e in upstream} == {api.runs("final_project")[0]["dag_run_id"]}
+    emitted = api.get("/api/v2/assets/events", source_dag_id="sparkify_analytics",
+                      source_run_id=analytics_run["dag_run_id"])["asset_events"]
+    assert [(e["name"], e["extra"]["rows_inserted"]) for e in emitted] == [("sparkify_daily_listening", len(expected))]
+
+
+def test_a_late_run_fires_the_deadline_alert(api, asset_triggered_run, scheduler_stack):
+    """The scheduler marks the run's deadline missed; the triggerer awaits the callback, which
+    (no channel configured on this stack) logs the alert and reports it."""
+    stack, _ = scheduler_stack
+    run_id = asset_triggered_run["dag_run_id"]
+    queued = asset_triggered_run["queued_at"]
+    deadlines = api.get(f"/ui/dags/final_project/dagRuns/{quote(run_id, safe='')}/deadlines")["deadlines"]
+    assert len(deadlines) == 1 and deadlines[0]["missed"] is True, deadlines
+    assert deadlines[0]["alert_name"] == "run_late"
+    allowed = float(SCHEDULER_RUN_DEADLINE_MINUTES)
+
+    from datetime import datetime, timedelta
+
+    def at(value):
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+    assert abs(at(deadlines[0]["deadline_time"]) - at(queued) - timedelta(minutes=allowed)) < timedelta(seconds=1)
+    assert at(asset_triggered_run["end_date"]) > at(deadlines[0]["deadline_time"])  # it really was late
+
+    db = stack.airflow_home / "airflow.db"
+    end = time.monotonic() + 180
+    while True:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+            callbacks = conn.execute("SELECT state, output, data FROM callback").fetchall()
+        ours = [c for c in callbacks if run_id in json.dumps(json.loads(c[2]) if c[2] else {}) or run_id in (c[1] or "")]
+        if ours and all(c[0] in ("success", "failed") for c in ours):
+            break
+        assert time.monotonic() < end, callbacks
+        time.sleep(3)
+    assert len(ours) == 1 and ours[0][0] == "success", ours
+    assert f"final_project run {run_id} is late: not finished {allowed:g} min after it was queued" in ours[0][1]
+    assert "no alert channel configured (logged only)" in ours[0][1]

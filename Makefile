@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements-local.txt | cut -d' ' -f1)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help venv browser run stop test lint sql data clean copy-udacity
+.PHONY: help venv browser run stop test lint sql data clean copy-udacity bench
 
 help:
 	@echo "make run    set up, start the local stack, run the pipeline on sample data, print a report"
@@ -15,6 +15,7 @@ help:
 	@echo "make sql Q=\"select ...\"   query the local warehouse"
 	@echo "make lint   sqlfluff (Redshift dialect) on include/sql"
 	@echo "make data OUT=dir [EVENTS=n SONGS=n]   generate Sparkify-format data"
+	@echo "make bench  every benchmark (about 40 min): bench/results/latest.json, docs/benchmarks.md"
 	@echo "make copy-udacity BUCKET=name [ARGS=--dry-run]   server-side copy of s3://udacity-dend into the bucket"
 
 $(STAMP): requirements-local.txt
@@ -60,3 +61,6 @@ copy-udacity: venv
 
 clean: stop
 	rm -rf .local
+
+bench: venv
+	$(PY) -m bench.run $(ARGS)

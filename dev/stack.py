@@ -301,7 +301,8 @@ class Stack:
     def start_s3(self) -> None:
         if self._running("moto") and port_open(self.s3_port):
             return
-        self._spawn("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.s3_port)])
+        self._spawn("moto", [sys.executable, str(REPO / "dev" / "moto_server.py"), "-H", "127.0.0.1",
+                            "-p", str(self.s3_port)])
         wait_for(lambda: port_open(self.s3_port), 60, "the moto S3 server", log=self.log_dir / "moto.log")
         s3 = self.s3_client()
         try:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from dev.dagtest import run_dag_test
 from tests import expected as ex
 from tests.conftest import warehouse
 
@@ -31,7 +32,7 @@ def dags(airflow_db, stack):
 
 
 def run(dag, logical_date):
-    dr = dag.test(logical_date=logical_date)
+    dr = run_dag_test(dag, logical_date)
     failed = [ti.task_id for ti in dr.get_task_instances() if ti.state != "success"]
     assert dr.state == "success", f"{dag.dag_id} run {dr.run_id} failed: {failed}"
     return dr

@@ -31,6 +31,11 @@ S3_REGION = os.environ.get("SPARKIFY_S3_REGION", "us-west-2")
 # Fraction of a staging load's source records that may be rejected before the task fails.
 MAX_REJECT_FRACTION = float(os.environ.get("SPARKIFY_MAX_REJECT_FRACTION", "0.01"))
 
+# How often an hourly run compares the song catalog in S3 with what was staged (a listing
+# of every song object, which grows with the catalog). Between checks an hourly run keeps
+# the staged catalog without listing it; a full load or restage_songs=true always checks.
+CATALOG_CHECK_MINUTES = float(os.environ.get("SPARKIFY_CATALOG_CHECK_MINUTES", "1440"))
+
 
 def _utc(value: str | None) -> datetime | None:
     if not value:

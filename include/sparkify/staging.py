@@ -5,9 +5,11 @@ The engine is chosen at run time by the type of the warehouse connection:
 * ``redshift``: a server-side ``COPY ... FROM 's3://...'`` (logs through the jsonpaths
   file, songs with ``JSON 'auto'``); Redshift reads S3 itself, in parallel.
 * ``postgres`` (the local stand-in): the objects are streamed from S3 through the AWS
-  connection into ``COPY ... FROM STDIN``, one line per row, and PostgreSQL applies the
-  same column mapping server-side (jsonpaths for logs, key names for songs). Memory stays
-  flat whatever the object size: objects are read in chunks and never held whole.
+  connection into ``COPY ... FROM STDIN`` with the same column mapping (jsonpaths for
+  logs, key names for songs). Plainly valid records are mapped in Python (rows.py) and
+  sent as binary rows; any other record is parsed and checked by PostgreSQL itself, which
+  decides what fits and why the rest does not. Memory stays flat whatever the object
+  size: objects are read in chunks and never held whole.
 
 Either way a staging load is one transaction: the table is emptied, reloaded and its
 manifest row updated together, so a failed or killed load leaves the previous state.
@@ -21,6 +23,7 @@ import itertools
 import json
 import logging
 import re
+import tempfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -34,6 +37,7 @@ CHUNK = 1 << 20  # bytes read from S3 at a time
 SMALL_OBJECT = 4 << 20  # objects up to this size are fetched whole, several at a time
 FETCH_THREADS = 8
 COPY_FLUSH = 1 << 20  # bytes buffered before each write to COPY
+SPOOL_IN_MEMORY = 8 << 20  # suspect records kept in memory before spilling to a temporary file
 
 
 class StagingError(RuntimeError):
@@ -50,18 +54,24 @@ class Source:
 
 
 # Records that parse and fit the columns but that the star schema cannot take are rejected
-# too (condition on the staged row, reason). Both engines apply the same rules.
+# too: (SQL condition on the staged row, the same condition in Python, reason). Both
+# engines apply the SQL; the PostgreSQL engine's fast path (rows.py) uses the Python form
+# only to send a suspect record to PostgreSQL, so the SQL always has the last word.
 RULES = {
     "staging_events": [
-        ("{r}ts IS NULL", "missing ts"),
-        ("{r}userid <> '' AND NOT {r}userid ~ '^[0-9]{1,9}$'", "userId is not a user number"),
-        ("{r}page = 'NextSong' AND COALESCE({r}userid, '') = ''", "NextSong event without a userId"),
+        ("{r}ts IS NULL", "ts is None", "missing ts"),
+        ("{r}userid <> '' AND NOT {r}userid ~ '^[0-9]{1,9}$'",
+         "userid is not None and userid != '' and not (len(userid) <= 9 and userid.isascii() and userid.isdigit())",
+         "userId is not a user number"),
+        ("{r}page = 'NextSong' AND COALESCE({r}userid, '') = ''", "page == 'NextSong' and not userid",
+         "NextSong event without a userId"),
         ("{r}page = 'NextSong' AND ({r}sessionid IS NULL OR {r}iteminsession IS NULL)",
+         "page == 'NextSong' and (sessionid is None or iteminsession is None)",
          "NextSong event without sessionId or itemInSession"),
     ],
     "staging_songs": [
-        ("{r}song_id IS NULL", "missing song_id"),
-        ("{r}artist_id IS NULL", "missing artist_id"),
+        ("{r}song_id IS NULL", "song_id is None", "missing song_id"),
+        ("{r}artist_id IS NULL", "artist_id is None", "missing artist_id"),
     ],
 }
 
@@ -75,6 +85,16 @@ class S3Object:
     key: str
     size: int
     etag: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What staging_manifest says of a staging table: the objects it last staged, and when
+    they were last compared with the source."""
+
+    fingerprint: str
+    run_id: str
+    checked_minutes_ago: float
 
 
 @dataclass
@@ -191,14 +211,6 @@ def stage(source: Source, window: Window, *, run_id: str, bucket: str, force: bo
 
 def _stage(source: Source, window: Window, run_id: str, bucket: str, force: bool, redshift_conn_id: str,
            conn_type: str, s3_hook, s3_client, max_reject_fraction: float) -> dict:
-    objects, missing, ignored = list_objects(s3_client, bucket, source, window)
-    for key in missing:
-        log.warning("No source object s3://%s/%s for this window: staging zero rows from it.", bucket, key)
-    if ignored:
-        log.warning("Ignoring %d object(s) under s3://%s/%s that are not .json: %s",
-                    len(ignored), bucket, source.prefix, ", ".join(ignored[:10]))
-    print_ = fingerprint(objects)
-
     if conn_type == "redshift":
         engine = RedshiftEngine(redshift_conn_id, s3_hook, bucket)
     elif conn_type == "postgres":
@@ -208,12 +220,32 @@ def _stage(source: Source, window: Window, run_id: str, bucket: str, force: bool
             f"connection {redshift_conn_id!r} has type {conn_type!r}: expected 'redshift' (COPY from S3) "
             "or 'postgres' (the local stand-in, streamed from S3)"
         )
-
-    result = StageResult(table=source.table, engine=conn_type, missing_keys=missing, ignored_keys=ignored,
-                         sources=describe_sources(bucket, source, objects))
+    result = StageResult(table=source.table, engine=conn_type)
     with engine:
-        if source.skip_unchanged and not force and engine.staged_fingerprint(source.table) == print_:
+        manifest = engine.manifest(source.table) if source.skip_unchanged and not force else None
+        if manifest and not window.full and manifest.checked_minutes_ago < config.CATALOG_CHECK_MINUTES:
+            # An hourly run between catalog checks: not even a listing (it grows with the catalog).
             result.skipped_unchanged = True
+            log.info("%s: the catalog under s3://%s/%s was checked %.0f min ago (staged by %s); the next check "
+                     "is due after %g min (SPARKIFY_CATALOG_CHECK_MINUTES). Keeping the staged catalog; "
+                     "restage_songs=true or a full load checks now.", source.table, bucket, source.prefix,
+                     manifest.checked_minutes_ago, manifest.run_id, config.CATALOG_CHECK_MINUTES)
+            return result.as_dict()
+
+        objects, missing, ignored = list_objects(s3_client, bucket, source, window)
+        for key in missing:
+            log.warning("No source object s3://%s/%s for this window: staging zero rows from it.", bucket, key)
+        if ignored:
+            log.warning("Ignoring %d object(s) under s3://%s/%s that are not .json: %s",
+                        len(ignored), bucket, source.prefix, ", ".join(ignored[:10]))
+        print_ = fingerprint(objects)
+        result.missing_keys, result.ignored_keys = missing, ignored
+        result.sources = describe_sources(bucket, source, objects)
+
+        if manifest and manifest.fingerprint == print_:
+            result.skipped_unchanged = True
+            engine.mark_checked(source.table)
+            engine.commit()
             log.info("%s: the %d objects under s3://%s/%s are unchanged since they were last staged; "
                      "keeping them.", source.table, len(objects), bucket, source.prefix)
             return result.as_dict()
@@ -298,9 +330,16 @@ class _Engine:
         finally:
             cur.close()
 
-    def staged_fingerprint(self, table: str) -> str | None:
-        rows = self.query("SELECT fingerprint FROM staging_manifest WHERE staging_table = %s", (table,))
-        return rows[0][0] if rows else None
+    def manifest(self, table: str) -> Manifest | None:
+        rows = self.query(f"SELECT fingerprint, run_id, checked_at, {self.now} FROM staging_manifest "
+                          "WHERE staging_table = %s", (table,))
+        if not rows:
+            return None
+        print_, run_id, checked_at, now = rows[0]
+        return Manifest(print_, run_id, (now - checked_at).total_seconds() / 60)
+
+    def mark_checked(self, table: str) -> None:
+        self.query(f"UPDATE staging_manifest SET checked_at = {self.now} WHERE staging_table = %s", (table,))
 
     def clear(self, source: Source, run_id: str, days: list[tuple[str, int, int]] | None) -> None:
         if days is None:
@@ -317,8 +356,8 @@ class _Engine:
     def record(self, table: str, print_: str, result: StageResult, run_id: str) -> None:
         self.query("DELETE FROM staging_manifest WHERE staging_table = %s", (table,))
         self.query(
-            "INSERT INTO staging_manifest (staging_table, fingerprint, objects, bytes, rows_staged, run_id, staged_at)"
-            f" VALUES (%s, %s, %s, %s, %s, %s, {self.now})",
+            "INSERT INTO staging_manifest (staging_table, fingerprint, objects, bytes, rows_staged, run_id, staged_at,"
+            f" checked_at) VALUES (%s, %s, %s, %s, %s, %s, {self.now}, {self.now})",
             (table, print_, result.objects, result.bytes, result.rows, run_id),
         )
 
@@ -427,7 +466,7 @@ class RedshiftEngine(_Engine):
             (source.table,))]
         row_text = " || ' | ' || ".join(f"'{c}=' || NVL(CAST({c} AS VARCHAR), 'null')" for c in columns) or "''"
         moved = 0
-        for cond, reason in RULES[source.table]:
+        for cond, _, reason in RULES[source.table]:
             where = cond.replace("{r}", "")
             self.query(
                 "INSERT INTO staging_rejects (staging_table, source_key, line_number, reason, raw_text, run_id, "
@@ -503,15 +542,64 @@ class PostgresEngine(_Engine):
         )
 
     def load(self, source: Source, objects: list[S3Object], window: Window, run_id: str, result: StageResult) -> None:
+        """Two paths in one transaction. Records that are plainly valid (rows.py) are mapped
+        in Python and streamed into a binary COPY; the rest (if any) are spooled and then
+        parsed, mapped and checked by PostgreSQL itself (POSTGRES_LOAD), which stages what
+        fits and rejects the rest with the reason."""
         from psycopg import sql
 
+        from include.sparkify.rows import compile_mapper
+
         columns = [c for c in self.columns(source.table) if c[0] != "source_key"]
+        paths = None
         if source.jsonpaths_key:
             paths = read_jsonpaths(self.s3, self.bucket, source.jsonpaths_key)
             if len(paths) != len(columns):
                 raise StagingError(
                     f"s3://{self.bucket}/{source.jsonpaths_key} has {len(paths)} paths but {source.table} has "
                     f"{len(columns)} columns: COPY maps them one to one, in order")
+        fields = [p[0] if len(p) == 1 else None for p in paths] if paths else [name for name, _ in columns]
+        mapper = compile_mapper(columns, fields, [python for _, python, _ in RULES[source.table]])
+        targets = [name for name, _ in columns] + (["source_key"] if source.keyed else [])
+        binary_copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            sql.Identifier(source.table), sql.SQL(", ").join(map(sql.Identifier, targets)))
+
+        suspect_count = fast_rows = 0
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as suspects:
+            cur = self.conn.cursor()
+            with cur.copy(binary_copy) as copy:
+                if mapper is not None:
+                    copy.set_types(mapper.copy_types + (["varchar"] if source.keyed else []))
+                write_row = copy.write_row
+                for idx, obj, lines in self._read(objects):
+                    result.objects += 1
+                    result.bytes += obj.size
+                    extra = [obj.key] if source.keyed else []
+                    for number, reason, doc in lines:
+                        result.records += 1
+                        row = mapper(doc) if mapper is not None and not reason else None
+                        if row is None:
+                            suspects.write(b"%d\x02%d\x02%s\x02%s\n" % (idx, number, reason, doc))
+                            suspect_count += 1
+                        else:
+                            write_row(row + extra)
+                            fast_rows += 1
+            cur.close()
+            result.rows = fast_rows
+            if suspect_count:
+                log.info("%s: %d of %d records are not plainly valid; PostgreSQL parses and checks them.",
+                         source.table, suspect_count, result.records)
+                suspects.seek(0)
+                result.rows += self._load_suspects(source, objects, columns, paths, suspects, run_id)
+        result.rejected = result.records - result.rows
+
+    def _load_suspects(self, source: Source, objects: list[S3Object], columns: list[tuple[str, str]],
+                       paths: list[list[str]] | None, spool, run_id: str) -> int:
+        """Stage the spooled records with PostgreSQL's own JSON parsing and type input
+        functions; returns the rows staged (the others are in staging_rejects)."""
+        from psycopg import sql
+
+        if paths:
             mapped = sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(
                 sql.SQL("{}, j -> {}").format(sql.Literal(name), sql.Literal(path[0])) if len(path) == 1 else
                 sql.SQL("{}, j #> {}").format(sql.Literal(name), sql.Literal(path))
@@ -525,33 +613,21 @@ class PostgresEngine(_Engine):
         self.query("CREATE TEMP TABLE raw_lines (obj INTEGER, line INTEGER, reason TEXT, doc TEXT) ON COMMIT DROP")
         cur = self.conn.cursor()
         with cur.copy("COPY raw_lines FROM STDIN WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')") as copy:
-            buffer = bytearray()
-            for idx, obj, lines in self._read(objects):
-                result.objects += 1
-                result.bytes += obj.size
-                for number, reason, doc in lines:
-                    result.records += 1
-                    buffer += b"%d\x02%d\x02%s\x02%s\n" % (idx, number, reason, doc)
-                    if len(buffer) >= COPY_FLUSH:
-                        copy.write(buffer)
-                        buffer = bytearray()
-            if buffer:
-                copy.write(buffer)
+            while block := spool.read(COPY_FLUSH):
+                copy.write(block)
         with cur.copy("COPY raw_objects FROM STDIN") as copy:
             for idx, obj in enumerate(objects):
                 copy.write_row((idx, obj.key))
-        cur.close()
 
         column_types = sql.SQL(", ").join(
             sql.SQL("({}, {})").format(sql.Literal(name), sql.Literal(type_)) for name, type_ in columns)
         statement = sql.SQL(POSTGRES_LOAD).format(
             table=sql.Identifier(source.table), mapped=mapped, column_types=column_types,
             rule_case=sql.SQL(rule_case(source.table, prefix="r.")))
-        cur = self.conn.cursor()
         cur.execute(statement, {"table": source.table, "run_id": run_id})
-        result.rows = cur.rowcount
+        staged = cur.rowcount
         cur.close()
-        result.rejected = result.records - result.rows
+        return staged
 
     def _read(self, objects: list[S3Object]) -> Iterator[tuple[int, S3Object, Iterator[tuple[int, bytes, bytes]]]]:
         """Each object with its lines, in key order. Small objects are fetched several at a
@@ -753,5 +829,5 @@ WHERE c.ok
 
 def rule_case(table: str, prefix: str = "") -> str:
     """CASE expression giving the first broken rule's reason for a row (columns prefixed), or NULL."""
-    whens = " ".join(f"WHEN {cond.replace('{r}', prefix)} THEN '{reason}'" for cond, reason in RULES[table])
+    whens = " ".join(f"WHEN {cond.replace('{r}', prefix)} THEN '{reason}'" for cond, _, reason in RULES[table])
     return f"(CASE {whens} END)"

@@ -1,0 +1,40 @@
+"""The benchmark harness itself, on a tiny data set (`make bench` is never part of
+`make test`): it runs, stages every generated record, and writes the JSON and the table
+in the shape docs/benchmarks.md and issue readers rely on."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+
+def test_bench_harness_smoke_run(tmp_path):
+    out = tmp_path / "bench"
+    done = subprocess.run([sys.executable, "-m", "bench.run", "--smoke", "--only", "staging", "--out", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    document = json.loads((out / "latest.json").read_text())
+    assert document["smoke"] is True and document["machine"]["cpus"] >= 1
+    names = [b["name"] for b in document["benchmarks"]]
+    assert names == ["local_staging_throughput", "staging_memory"]
+    for bench in document["benchmarks"]:
+        assert set(bench) >= {"name", "inputs", "figures", "machine", "targets"}
+    throughput = document["benchmarks"][0]
+
+    # Every generated record was staged (counted from the generated files, not from the code).
+    data = out / "work" / "data" / "events-smoke" / "log_data"
+    lines = sum(len([x for x in p.read_bytes().split(b"\n") if x.strip()]) for p in data.rglob("*.json"))
+    assert throughput["inputs"]["events"] == lines > 1000
+
+    ratios = document["ratios"]
+    assert set(ratios) >= {"staging_vs_ceiling", "staging_vs_naive", "staging_rss_1m_vs_100k"}
+    assert all(value > 0 for value in ratios.values())
+    figures = throughput["figures"]
+    assert ratios["staging_vs_ceiling"] == round(figures["ceiling_seconds_median"] / figures["staging_seconds_median"], 3)
+
+    table = (out / "benchmarks.md").read_text()
+    assert "<!-- bench:begin -->" in table and "| local_staging_throughput | staging_vs_ceiling |" in table

@@ -19,7 +19,8 @@ class AirflowAPI:
     def _request(self, method: str, path: str, body: dict | None = None, auth: bool = True, attempts: int = 30):
         """One API call. On SQLite (the bare-machine metadata database) a write can fail with
         "database is locked" while the scheduler writes (HTTP 500 "Database error" or 503):
-        that is transient, so such calls are tried again for a while."""
+        that is transient, so such calls are tried again for a while. A GET that times out
+        (a loaded machine) is tried again a few times."""
         data = json.dumps(body).encode() if body is not None else None
         for attempt in range(attempts):
             request = urllib.request.Request(f"{self.base_url}{path}", data=data, method=method)
@@ -36,6 +37,11 @@ class AirflowAPI:
                 if not locked or attempt == attempts - 1:
                     raise RuntimeError(f"{method} {path} -> HTTP {exc.code}: {detail}") from None
                 time.sleep(2)
+            except (TimeoutError, ConnectionError, urllib.error.URLError) as exc:
+                # A read that timed out on a busy machine is safe to repeat; a write is not.
+                if method != "GET" or attempt >= 3:
+                    raise RuntimeError(f"{method} {path}: {exc}") from exc
+                time.sleep(5)
         raise AssertionError("unreachable")
 
     def token(self) -> str:

@@ -104,23 +104,44 @@ def data_dir(stack: Stack) -> Path:
     return sample
 
 
+def schema_version() -> str:
+    """A digest of include/sql/ddl/: CREATE TABLE IF NOT EXISTS cannot change a table."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "include" / "sql" / "ddl").glob("*.sql")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def reset_if_source_changed(stack: Stack, source: Path) -> None:
-    """The local warehouse keeps its tables between runs; when make run is pointed at another
-    data set, empty them so the report shows that data set only."""
+    """The local warehouse keeps its tables between runs. When make run is pointed at another
+    data set, empty them so the report shows that data set only; when the DDL changed since
+    they were created, drop them so create_tables builds them anew. Either way the bucket is
+    emptied too, so the upload that follows triggers create_tables and a new full load."""
     marker = stack.state_dir / "data_source"
+    schema_marker = stack.state_dir / "schema_version"
     previous = marker.read_text().strip() if marker.exists() else None
-    if previous and previous != str(source):
+    previous_schema = schema_marker.read_text().strip() if schema_marker.exists() else None
+    source_changed = previous is not None and previous != str(source)
+    schema_changed = previous is not None and previous_schema != schema_version()
+    if source_changed or schema_changed:
         import psycopg
 
-        say(f"The data set changed (was {previous}): emptying the local warehouse tables ...")
+        if schema_changed:
+            say("The table definitions (include/sql/ddl) changed: dropping the local warehouse tables ...")
+        else:
+            say(f"The data set changed (was {previous}): emptying the local warehouse tables ...")
         with psycopg.connect(stack.warehouse_dsn(), autocommit=True) as conn:
             tables = [r[0] for r in conn.execute(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()]
             if tables:
-                conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables))
+                verb = "DROP TABLE" if schema_changed else "TRUNCATE"
+                conn.execute(f"{verb} " + ", ".join(f'"{t}"' for t in tables))
         stack.stop_s3()  # and the bucket: moto keeps objects in memory
         stack.start_s3()
     marker.write_text(str(source))
+    schema_marker.write_text(schema_version())
 
 
 def run_states(runs: list[dict]) -> str:

@@ -32,6 +32,8 @@ from dev.stack import REPO, Stack, free_port
 
 REAL_DATA = REPO.parent / "shared" / "data" / "sparkify"
 ALL = ["staging", "parse", "hourly", "scheduler", "make_run"]
+ORDER = ["local_staging_throughput", "staging_memory", "dag_parse_time", "dag_parse_time_dags_report",
+         "hourly_run_vs_catalog_size", "backfill_one_day", "initial_full_load", "make_run_fresh_clone"]
 HEAVY_MODULES = ["boto3", "botocore", "pandas", "psycopg", "psycopg2", "redshift_connector", "numpy"]
 TARGETS = {
     "staging_vs_ceiling": (">=", 0.5),
@@ -159,11 +161,14 @@ class Bench:
     # ------------------------------------------------------------------ staging
     def bench_staging(self) -> None:
         stack = self.local_stack()
-        events, subset_files = (1_000_000, 3) if not self.smoke else (3000, 1)
+        events, subset_events = (1_000_000, 100_000) if not self.smoke else (3000, 1000)
         data = self.dataset("events-1m" if not self.smoke else "events-smoke",
                             events=events, songs=500 if not self.smoke else 20, users=5000 if not self.smoke else 30,
                             days=30 if not self.smoke else 3)
         logs = sorted((data / "log_data").rglob("*.json"))
+        subset_files = 1  # the first day files that hold at least subset_events events
+        while subset_files < len(logs) and count_lines(logs[:subset_files]) < subset_events:
+            subset_files += 1
         full = {str(p.relative_to(data)): p for p in logs} | {"log_json_path.json": data / "log_json_path.json"}
         subset = {str(p.relative_to(data)): p for p in logs[:subset_files]} | {
             "log_json_path.json": data / "log_json_path.json"}
@@ -199,12 +204,13 @@ class Bench:
                   "staging_rows_per_second": round(full_records / staging_s),
                   "ceiling_seconds_median": ceiling["median_seconds"], "ceiling_seconds": ceiling["seconds"],
                   "naive_subset_events": subset_records, "naive_subset_seconds": naive["seconds"],
-                  "naive_seconds_scaled_to_full": round(naive_scaled, 1)},
+                  "naive_seconds_scaled_to_full": round(naive_scaled, 1),
+                  "ceiling_vs_naive": round(naive_scaled / ceiling["median_seconds"], 1)},
                  {"staging_vs_ceiling": self.ratios["staging_vs_ceiling"],
                   "staging_vs_naive": self.ratios["staging_vs_naive"]})
         self.add("staging_memory",
                  {"events_small": subset_records, "events_large": full_records,
-                  "measured": "peak RSS (ru_maxrss) of a process running one staging load, as the task does"},
+                  "measured": "peak RSS (VmHWM) of a process running one staging load, as the task does"},
                  {"peak_rss_mb_small": rss_subset, "peak_rss_mb_large": rss_full,
                   "rss_before_load_mb": median([r["rss_before_load_mb"] for r in runs["full"]])},
                  {"staging_peak_rss_mb": max(rss_full, rss_subset),
@@ -458,9 +464,17 @@ class Bench:
     # ------------------------------------------------------------------ output
     def write(self, json_path: Path, md_path: Path, machine_info: dict) -> None:
         machine_info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-        document = {"generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    "machine": machine_info, "smoke": self.smoke, "repeat": self.repeat,
-                    "benchmarks": [{**r, "machine": machine_info} for r in self.results], "ratios": self.ratios}
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        fresh = [{**r, "machine": machine_info, "measured_at": now} for r in self.results]
+        benchmarks, ratios = fresh, dict(self.ratios)
+        if json_path.exists() and not self.smoke:  # keep what this invocation did not re-run (--only)
+            previous = json.loads(json_path.read_text())
+            rerun = {r["name"] for r in fresh}
+            kept = [r for r in previous.get("benchmarks", []) if r["name"] not in rerun]
+            benchmarks = sorted(kept + fresh, key=lambda r: ORDER.index(r["name"]) if r["name"] in ORDER else 99)
+            ratios = {**previous.get("ratios", {}), **self.ratios}
+        document = {"generated_at": now, "machine": machine_info, "smoke": self.smoke, "repeat": self.repeat,
+                    "benchmarks": benchmarks, "ratios": ratios}
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(document, indent=2) + "\n")
         md_path.parent.mkdir(parents=True, exist_ok=True)
@@ -478,10 +492,11 @@ def markdown(document: dict) -> str:
             for key, value in result["figures"].items():
                 rows.append(f"| {result['name']} | {key} | {value} | report | - |")
     m = document["machine"]
+    when = sorted({r.get("measured_at", document["generated_at"]) for r in document["benchmarks"]})
     table = "\n".join([
-        f"Measured {document['generated_at']} on {m['cpus']} CPUs, {m['memory_gib']} GiB, Python {m['python']} "
-        f"(load average {m['load_average_at_start']} at start, {m['load_average_at_end']} at end); "
-        f"medians of {document['repeat']} runs. Raw figures: `bench/results/latest.json`.",
+        f"Measured on {m['cpus']} CPUs, {m['memory_gib']} GiB, Python {m['python']}, between {when[0]} and "
+        f"{when[-1]} (each benchmark's time and load average are in the JSON); medians of "
+        f"{document['repeat']} runs. Raw figures: `bench/results/latest.json`.",
         "", *rows])
     md = REPO / "docs" / "benchmarks.md"
     begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"

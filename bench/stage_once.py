@@ -10,9 +10,18 @@ The connections and the bucket come from the environment (AIRFLOW_CONN_*), as in
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
+from pathlib import Path
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM). Not ru_maxrss: Linux carries that over from the
+    parent across fork and exec, so a child of a big parent would report the parent's size."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def main(argv: list[str]) -> int:
@@ -27,7 +36,7 @@ def main(argv: list[str]) -> int:
 
     bucket = argv[0]
     source = staging.SOURCES["staging_" + (argv[1] if len(argv) > 1 else "events")]
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = peak_rss_mb()
     started = time.perf_counter()
     result = staging.stage(source, Window(), run_id=f"bench__{int(time.time())}", bucket=bucket, force=True)
     seconds = time.perf_counter() - started
@@ -37,8 +46,8 @@ def main(argv: list[str]) -> int:
         "records": result["records"],
         "rejected": result["rejected"],
         "bytes": result["bytes"],
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "rss_before_load_mb": round(rss_before / 1024, 1),
+        "peak_rss_mb": peak_rss_mb(),
+        "rss_before_load_mb": rss_before,
     }))
     return 0
 

@@ -105,7 +105,7 @@ def test_warehouse_connection_killed_mid_load(fault_stack):
     errors = []
     worker = threading.Thread(target=lambda: _capture(errors, stage_events, stack))
     worker.start()
-    pid = wait_for_backend(stack, "COPY raw_lines%")
+    pid = wait_for_backend(stack, 'COPY "staging_events"%FROM STDIN%')
     with stack_db(stack) as conn:
         assert conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
     worker.join(120)
@@ -123,7 +123,7 @@ def test_task_process_killed_mid_staging(fault_stack):
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for_backend(stack, "COPY raw_lines%")
+        wait_for_backend(stack, 'COPY "staging_events"%FROM STDIN%')
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
     finally:

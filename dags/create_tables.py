@@ -16,14 +16,12 @@ The DDL lives in `include/sql/ddl/`, one file per table.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import chain, dag
 
 from include.sparkify import config
-from include.sparkify.alerts import ON_FAILURE, ON_RETRY
+from include.sparkify.alerts import DEFAULT_ARGS
 
 # Every CREATE TABLE in include/sql/ddl/ (the warehouse, bookkeeping, dq_history, analytics).
 DDL = sorted(path.stem for path in (config.SQL_DIR / "ddl").glob("*.sql"))
@@ -34,8 +32,7 @@ DDL = sorted(path.stem for path in (config.SQL_DIR / "ddl").glob("*.sql"))
     schedule="@once",
     start_date=config.START_DATE,
     catchup=False,
-    default_args={"owner": "sparkify", "retries": 3, "retry_delay": timedelta(minutes=5), "depends_on_past": False,
-                  "email_on_retry": False, "on_failure_callback": ON_FAILURE, "on_retry_callback": ON_RETRY},
+    default_args=DEFAULT_ARGS,
     template_searchpath=[str(config.SQL_DIR)],
     tags=["sparkify", "redshift", "ddl"],
     doc_md=__doc__,

@@ -47,7 +47,7 @@ from airflow.sdk import (
 )
 
 from include.sparkify import config
-from include.sparkify.alerts import ON_FAILURE, ON_RETRY, alert_late_run
+from include.sparkify.alerts import DEFAULT_ARGS, alert_late_run
 from include.sparkify.loads import load_table
 from include.sparkify.quality import quality_checks
 from include.sparkify.window import Window
@@ -63,15 +63,7 @@ from include.sparkify.window import Window
     end_date=config.END_DATE,
     catchup=False,
     max_active_runs=1,  # scheduled runs in order; backfills may overlap safely (see README)
-    default_args={
-        "owner": "sparkify",
-        "retries": 3,
-        "retry_delay": timedelta(minutes=5),
-        "depends_on_past": False,
-        "email_on_retry": False,
-        "on_failure_callback": ON_FAILURE,
-        "on_retry_callback": ON_RETRY,
-    },
+    default_args=DEFAULT_ARGS,
     deadline=DeadlineAlert(
         name="run_late",
         reference=DeadlineReference.DAGRUN_QUEUED_AT,

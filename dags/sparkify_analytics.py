@@ -16,13 +16,11 @@ Query it with e.g. `make sql Q="select * from daily_listening order by play_date
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import chain, dag, task
 
 from include.sparkify import config
-from include.sparkify.alerts import ON_FAILURE, ON_RETRY
+from include.sparkify.alerts import DEFAULT_ARGS
 from include.sparkify.analytics import build_table, quality_gate_passed
 
 
@@ -32,15 +30,7 @@ from include.sparkify.analytics import build_table, quality_gate_passed
     start_date=config.START_DATE,
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "owner": "sparkify",
-        "retries": 3,
-        "retry_delay": timedelta(minutes=5),
-        "depends_on_past": False,
-        "email_on_retry": False,
-        "on_failure_callback": ON_FAILURE,
-        "on_retry_callback": ON_RETRY,
-    },
+    default_args=DEFAULT_ARGS,
     template_searchpath=[str(config.SQL_DIR)],
     tags=["sparkify", "redshift", "analytics"],
     doc_md=__doc__,

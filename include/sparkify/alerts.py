@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from airflow.sdk import BaseNotifier
 
@@ -160,6 +161,17 @@ class TaskAlert(BaseNotifier):
 
 ON_FAILURE = TaskAlert("failed")
 ON_RETRY = TaskAlert("up for retry")
+
+# The task defaults every Sparkify DAG uses: retries, and the alerts above on failure and retry.
+DEFAULT_ARGS = {
+    "owner": "sparkify",
+    "retries": 3,
+    "retry_delay": timedelta(minutes=5),
+    "depends_on_past": False,
+    "email_on_retry": False,
+    "on_failure_callback": ON_FAILURE,
+    "on_retry_callback": ON_RETRY,
+}
 
 
 # --------------------------------------------------------------------------- lateness

@@ -5,11 +5,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements-local.txt | cut -d' ' -f1)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help venv browser run stop test lint sql data clean copy-udacity bench
+.PHONY: help venv browser run stop test test-unit test-stack lint sql data clean copy-udacity bench
 
 help:
 	@echo "make run    set up, start the local stack, run the pipeline on sample data, print a report"
-	@echo "make test   the whole test suite (starts what it needs)"
+	@echo "make test   the whole test suite: the fast layer, then the tests that start services"
+	@echo "make test-unit   the fast layer only: no services, under a minute"
 	@echo "make browser   install Debian's chromium for the UI tests (make test does it)"
 	@echo "make stop   stop every process make run started"
 	@echo "make sql Q=\"select ...\"   query the local warehouse"
@@ -43,8 +44,15 @@ run: venv
 stop:
 	@if [ -x $(PY) ]; then $(PY) -m dev.stack stop; fi
 
-test: venv browser
-	$(PY) -m pytest
+# Tests run in random order (pytest-randomly prints its seed; ARGS="--randomly-seed=N" repeats an order,
+# ARGS="-p no:randomly" keeps file order). The fast layer first, then the tests marked `stack` (tests/conftest.py).
+test: test-unit test-stack
+
+test-unit: venv
+	$(PY) -m pytest -m "not stack" $(ARGS)
+
+test-stack: venv browser
+	$(PY) -m pytest -m stack $(ARGS)
 
 lint: venv
 	$(VENV)/bin/sqlfluff lint include/sql

@@ -105,12 +105,8 @@ class Bench:
             self.stack = Stack(self.work / "stack", pg_port=free_port(), s3_port=free_port(), api_port=free_port(),
                                bucket="bench-unused")
             self.stack.start(airflow=False)
-            env = self.stack.airflow_env()
-            env["AIRFLOW_HOME"] = str(self.work / "airflow")
-            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{self.work / 'airflow' / 'airflow.db'}"
-            os.environ.update(env)
-            (self.work / "airflow").mkdir(exist_ok=True)
-            self.python("-m", "airflow", "db", "migrate")
+            self.stack.migrate_metadata()  # dag.test() and `airflow dags report` use its metadata database
+            os.environ.update(self.stack.airflow_env())
         return self.stack
 
     def upload(self, bucket: str, files: dict[str, Path]) -> None:
@@ -312,15 +308,45 @@ class Bench:
                               "also pays the imports the others share)"},
                  {"seconds_median_per_file": medians, "heavy_modules_imported_at_parse": heavy})
 
-    def dag_processor_stats(self, log: Path) -> dict[str, list[float]]:
-        """Every "Last Duration" the DAG processor printed per file in its stats tables."""
+    @staticmethod
+    def dag_processor_stats(log: Path) -> dict[str, list[float]]:
+        """The "Last Duration" of every parse of each file, from the stats tables the DAG processor
+        prints (every 30 s) to its log:
+
+            Bundle       File Path         PID  Current Duration  # DAGs  # Errors  Last Duration  Last Run At
+            -----------  ----------------  ---  ----------------  ------  --------  -------------  -------------------
+            dags-folder  final_project.py                              1         0  3.29s          2026-11-29T00:02:00
+
+        Columns are cut where the dashes line puts them. A table repeats a file's last parse until
+        the next one, so each parse counts once: by (file, Last Run At)."""
         durations: dict[str, list[float]] = {}
+        seen: set[tuple[str, str]] = set()
+        header: str | None = None
+        spans: list[tuple[int, int | None]] = []
         for line in log.read_text(errors="replace").splitlines():
-            parts = line.split()  # dag-processor | dags-folder  final_project.py  1  0  0.16s  2026-...
-            files = [p for p in parts if p.endswith(".py")]
-            if parts[:1] == ["dag-processor"] and files and len(parts) >= 6 and parts[-2].endswith("s") \
-                    and parts[-2][:-1].replace(".", "", 1).isdigit():
-                durations.setdefault(files[0], []).append(float(parts[-2][:-1]))
+            if line.startswith("Bundle") and "Last Duration" in line:
+                header, spans = line, []
+            elif header is not None and not spans and set(line) <= {"-", " "} and "-" in line:
+                spans, start = [], None
+                for i, char in enumerate(line + " "):
+                    if char == "-" and start is None:
+                        start = i
+                    elif char == " " and start is not None:
+                        spans.append((start, i))
+                        start = None
+                spans[-1] = (spans[-1][0], None)  # the last column may be wider than its dashes
+            elif header is not None and spans and line.strip() and not line.startswith("="):
+                row = {header[a:b].strip(): line[a:b].strip() for a, b in spans}
+                path, last, at = row.get("File Path", ""), row.get("Last Duration", ""), row.get("Last Run At", "")
+                if path.endswith(".py") and last.endswith("s") and (path, at) not in seen:
+                    try:
+                        seconds = float(last[:-1])
+                    except ValueError:
+                        continue
+                    seen.add((path, at))
+                    durations.setdefault(Path(path).name, []).append(seconds)
+            else:
+                header, spans = None, []
         return durations
 
     # ------------------------------------------------------------------ hourly vs catalog
@@ -387,9 +413,10 @@ class Bench:
 
         if not (REAL_DATA / "log_data").is_dir():
             raise SystemExit(f"the scheduler benchmarks need the real data set at {REAL_DATA}")
-        stack = Stack(self.work / "scheduler-stack", pg_port=free_port(), s3_port=free_port(),
-                      api_port=free_port(), bucket="bench-scheduler", parallelism=4)
-        shutil.rmtree(stack.airflow_home, ignore_errors=True)
+        state_dir = self.work / "scheduler-stack"
+        shutil.rmtree(state_dir, ignore_errors=True)  # a fresh metadata database, warehouse and logs
+        stack = Stack(state_dir, pg_port=free_port(), s3_port=free_port(), api_port=free_port(),
+                      bucket="bench-scheduler", parallelism=4)
         try:
             stack.start(airflow=False)
             self.drop_tables(stack)  # an initial load: nothing staged or loaded before it
@@ -406,84 +433,93 @@ class Bench:
             full_wall = (datetime.fromisoformat(full["end_date"]) - datetime.fromisoformat(full["start_date"]))
             say(f"full load: {full_wall.total_seconds():.0f}s")
 
-            # The 24 runs a backfill of 2018-11-01 creates (logical dates 01:00 ... next 00:00), triggered
-            # with those logical dates: creating a backfill through the API while the scheduler runs
-            # on SQLite crashed the scheduler here (ObjectDeletedError on a DagRun, twice), so the
-            # runs are triggered one by one, as `make run` does; the DAG's max_active_runs=1 runs
-            # them in order. The backfill API itself is tested in tests/test_scheduler.py.
-            from datetime import timedelta
-
-            hours = [datetime(2018, 11, 1, 1, tzinfo=timezone.utc) + timedelta(hours=h) for h in range(24)]
+            # One day as a backfill: the 24 runs with logical dates 2018-11-01 01:00 ... 2018-11-02 00:00,
+            # up to 4 at once (Airflow applies the backfill's max_active_runs, not the DAG's).
+            backfill = api.create_backfill("final_project", "2018-11-01T01:00:00+00:00", "2018-11-02T00:00:00+00:00",
+                                           max_active_runs=4)
+            say(f"backfill {backfill['id']} of final_project created")
             started = time.monotonic()
-            for hour in hours:
-                api.trigger("final_project", logical_date=hour.isoformat())
-            wanted = {h.isoformat() for h in hours}
             while True:
-                runs = [r for r in api.runs("final_project") if r["logical_date"]
-                        and datetime.fromisoformat(r["logical_date"].replace("Z", "+00:00")).isoformat() in wanted]
+                completed = api.backfill(backfill["id"])["completed_at"]
+                runs = [r for r in api.runs("final_project") if r["run_type"] == "backfill"]
                 finished = [r for r in runs if r["state"] in ("success", "failed")]
-                if len(runs) == len(hours) and len(finished) == len(runs):
+                if completed and not runs:
+                    raise RuntimeError(f"backfill {backfill['id']} completed without creating a run")
+                if completed and len(finished) == len(runs):
+                    say(f"  backfill {backfill['id']} completed: {len(finished)} runs "
+                        f"({time.monotonic() - started:.0f}s)")
                     break
                 if not stack.api_healthy():
-                    raise RuntimeError(f"the scheduler stopped: see {stack.log_dir / 'airflow.log'}")
+                    raise RuntimeError(f"an Airflow component is not healthy: see {stack.log_dir / 'airflow-*.log'}")
                 if time.monotonic() - started > 3600:
-                    raise TimeoutError("the 24 hourly runs did not finish within an hour")
-                say(f"  hourly runs: {len(finished)}/{len(hours)} finished ({time.monotonic() - started:.0f}s)")
+                    raise TimeoutError(f"backfill {backfill['id']} did not complete within an hour")
+                say(f"  backfill {backfill['id']}: {len(finished)}/{len(runs)} runs finished "
+                    f"({time.monotonic() - started:.0f}s)")
                 time.sleep(10)
+            self.record_scheduler(stack)  # the metadata database lives in the stack's PostgreSQL
         finally:
             stack.stop()
-        self.record_scheduler(stack.state_dir)
 
-    def record_scheduler(self, state_dir: Path) -> None:
-        """The scheduler benchmarks' figures, from Airflow's own metadata database (run and task
-        start/end times) and the DAG processor's stats in the standalone log. Works on a
-        stopped stack too: `python -m bench.run --record-scheduler`."""
-        import sqlite3
+    def record_scheduler(self, stack: Stack) -> None:
+        """The scheduler benchmarks' figures, from Airflow's own metadata database on the stack's
+        PostgreSQL (run and task start/end times) and the DAG processor's stats in its log.
+        `python -m bench.run --record-scheduler` records them again from the last scheduler stack."""
+        import psycopg
 
-        db = sqlite3.connect(f"file:{state_dir / 'airflow' / 'airflow.db'}?mode=ro", uri=True)
-
-        def when(value: str) -> datetime:
-            return datetime.fromisoformat(value)
-
-        full_start, full_end = db.execute(
-            "SELECT start_date, end_date FROM dag_run WHERE dag_id = 'final_project' "
-            "AND run_type = 'asset_triggered' AND state = 'success' ORDER BY start_date LIMIT 1").fetchone()
-        stages = dict(db.execute(
-            "SELECT task_id, ROUND(duration, 1) FROM task_instance WHERE dag_id = 'final_project' "
-            "AND run_id LIKE 'asset_triggered%' AND task_id LIKE 'Stage_%'").fetchall())
-        full_seconds = round((when(full_end) - when(full_start)).total_seconds(), 1)
-        self.add("initial_full_load", {"data": "real: 30 log files, 14,896 song files",
-                                       "runner": "airflow standalone (LocalExecutor, parallelism 4, SQLite)"},
+        with psycopg.connect(stack.metadata_conninfo()) as db:
+            full_start, full_end = db.execute(
+                "SELECT start_date, end_date FROM dag_run WHERE dag_id = 'final_project' "
+                "AND run_type = 'asset_triggered' AND state = 'success' ORDER BY start_date LIMIT 1").fetchone()
+            stages = {task_id: None if duration is None else round(duration, 1) for task_id, duration in db.execute(
+                "SELECT task_id, duration FROM task_instance WHERE dag_id = 'final_project' "
+                "AND run_id LIKE 'asset_triggered%' AND task_id LIKE 'Stage_%'").fetchall()}
+            runs, succeeded, queued, first_start, last_end = db.execute(
+                "SELECT COUNT(*), COUNT(*) FILTER (WHERE state = 'success'), MIN(queued_at), MIN(start_date), "
+                "MAX(end_date) FROM dag_run WHERE dag_id = 'final_project' AND run_type = 'backfill'").fetchone()
+            tis = db.execute(
+                "SELECT COUNT(*) FROM task_instance AS ti JOIN dag_run AS r ON r.dag_id = ti.dag_id "
+                "AND r.run_id = ti.run_id WHERE r.dag_id = 'final_project' AND r.run_type = 'backfill'").fetchone()[0]
+        runner = "Airflow scheduler, LocalExecutor, parallelism 4, metadata on PostgreSQL"
+        full_seconds = round((full_end - full_start).total_seconds(), 1)
+        self.add("initial_full_load", {"data": "real: 30 log files, 14,896 song files", "runner": runner},
                  {"wall_seconds": full_seconds, "stage_task_seconds": stages},
                  {"full_load_wall_seconds": full_seconds})
 
-        runs, succeeded, queued, first_start, last_end = db.execute(
-            "SELECT COUNT(*), SUM(state = 'success'), MIN(queued_at), MIN(start_date), MAX(end_date) FROM dag_run "
-            "WHERE dag_id = 'final_project' AND run_type IN ('manual', 'backfill')").fetchone()
-        tis = db.execute(
-            "SELECT COUNT(*) FROM task_instance AS ti JOIN dag_run AS r ON r.dag_id = ti.dag_id AND r.run_id = ti.run_id "
-            "WHERE r.dag_id = 'final_project' AND r.run_type IN ('manual', 'backfill')").fetchone()[0]
-        wall = (when(last_end) - when(queued)).total_seconds() / 60
+        wall = (last_end - queued).total_seconds() / 60
         self.add("backfill_one_day",
                  {"dates": "2018-11-01T01:00 .. 2018-11-02T00:00 (logical)",
-                  "how": "24 runs triggered with their logical dates, run in order (max_active_runs=1)",
-                  "runner": "airflow standalone (LocalExecutor, parallelism 4, SQLite)",
+                  "how": "a backfill through Airflow's API, max_active_runs=4",
+                  "runner": runner,
                   "wall": "first run queued to last run finished"},
                  {"runs": runs, "succeeded": succeeded, "task_instances": tis, "wall_minutes": round(wall, 2),
-                  "first_start_to_last_end_minutes": round((when(last_end) - when(first_start)).total_seconds() / 60, 2),
+                  "first_start_to_last_end_minutes": round((last_end - first_start).total_seconds() / 60, 2),
                   "task_instances_per_minute": round(tis / wall, 1)},
                  {"backfill_wall_minutes": round(wall, 2)})
 
-        parses = self.dag_processor_stats(state_dir / "logs" / "airflow.log")
+        parses = self.dag_processor_stats(stack.log_dir / "airflow-dag-processor.log")
         parse_medians = {name: median(values) for name, values in parses.items()}
         self.add("dag_parse_time",
                  {"files": sorted(parses), "samples": {n: len(v) for n, v in parses.items()},
                   "measured": "the DAG processor's own 'Last Duration' per file (each parse in a fresh process), "
-                              "from its stats tables in the airflow standalone log, during the full load and "
-                              "the 24 hourly runs"},
+                              "from the stats tables in its log (airflow-dag-processor.log), during the full load "
+                              "and the backfill"},
                  {"seconds_median_per_file": parse_medians,
                   "seconds_min_per_file": {n: min(v) for n, v in parses.items()}},
                  {"dag_parse_seconds": max(parse_medians.values())})
+
+    def record_scheduler_again(self) -> None:
+        """--record-scheduler: the last scheduler stack's PostgreSQL, started on a free port (its port
+        is not kept in the data directory) just for the reading, then stopped."""
+        state_dir = self.work / "scheduler-stack"
+        if not (state_dir / "pgdata" / "PG_VERSION").exists():
+            raise SystemExit(f"no scheduler stack at {state_dir}: run `python -m bench.run --only scheduler`")
+        stack = Stack(state_dir, pg_port=free_port(), s3_port=free_port(), api_port=free_port(),
+                      bucket="bench-scheduler", parallelism=4)
+        stack.start_postgres()
+        try:
+            self.record_scheduler(stack)
+        finally:
+            stack.stop_postgres()
 
     # ------------------------------------------------------------------ make run from a fresh clone
     def bench_make_run(self) -> None:
@@ -574,7 +610,7 @@ def main(argv: list[str] | None = None) -> int:
     md_path = (args.out / "benchmarks.md") if args.out else REPO / "docs" / "benchmarks.md"
     try:
         if args.record_scheduler:
-            bench.record_scheduler(work / "scheduler-stack")
+            bench.record_scheduler_again()
             wanted = []
         for name in wanted:
             say(f"=== {name}")

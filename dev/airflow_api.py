@@ -15,13 +15,14 @@ class AirflowAPI:
         self.username = username
         self.password = password
         self._token: str | None = None
+        self._retry_delays: dict[tuple[str, str], object] = {}
 
-    def _request(self, method: str, path: str, body: dict | None = None, auth: bool = True, attempts: int = 30):
-        """One API call. On SQLite (the bare-machine metadata database) a write can fail with
-        "database is locked" while the scheduler writes (HTTP 500 "Database error" or 503):
-        that is transient, so such calls are tried again for a while. A GET that times out
-        (a loaded machine) is tried again a few times."""
+    def _request(self, method: str, path: str, body: dict | None = None, auth: bool = True):
+        """One API call; an HTTP error raises RuntimeError with the status and the server's detail.
+        A GET that times out or cannot connect (a loaded machine) is tried again a few times;
+        a write is never repeated."""
         data = json.dumps(body).encode() if body is not None else None
+        attempts = 4 if method == "GET" else 1
         for attempt in range(attempts):
             request = urllib.request.Request(f"{self.base_url}{path}", data=data, method=method)
             request.add_header("Content-Type", "application/json")
@@ -33,13 +34,9 @@ class AirflowAPI:
                 return json.loads(payload) if payload else None
             except urllib.error.HTTPError as exc:
                 detail = exc.read().decode(errors="replace")
-                locked = exc.code == 503 or (exc.code == 500 and "Database error" in detail)
-                if not locked or attempt == attempts - 1:
-                    raise RuntimeError(f"{method} {path} -> HTTP {exc.code}: {detail}") from None
-                time.sleep(2)
+                raise RuntimeError(f"{method} {path} -> HTTP {exc.code}: {detail}") from None
             except (TimeoutError, ConnectionError, urllib.error.URLError) as exc:
-                # A read that timed out on a busy machine is safe to repeat; a write is not.
-                if method != "GET" or attempt >= 3:
+                if attempt == attempts - 1:
                     raise RuntimeError(f"{method} {path}: {exc}") from exc
                 time.sleep(5)
         raise AssertionError("unreachable")
@@ -81,15 +78,9 @@ class AirflowAPI:
         query.setdefault("order_by", "run_after")
         return self.get(f"/api/v2/dags/{dag_id}/dagRuns", **query)["dag_runs"]
 
-    def trigger(self, dag_id: str, conf: dict | None = None, logical_date: str | None = None) -> dict | None:
-        """A manual run; without a logical date it has no data interval. A run with that
-        logical date that already exists (e.g. created by a retried call) is kept: None."""
-        try:
-            return self.post(f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": logical_date, "conf": conf or {}})
-        except RuntimeError as exc:
-            if logical_date and "HTTP 409" in str(exc):
-                return None
-            raise
+    def trigger(self, dag_id: str, conf: dict | None = None, logical_date: str | None = None) -> dict:
+        """A manual run; without a logical date it has no data interval."""
+        return self.post(f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": logical_date, "conf": conf or {}})
 
     def clear_run(self, dag_id: str, run_id: str) -> dict:
         run = urllib.parse.quote(run_id, safe="")
@@ -99,16 +90,43 @@ class AirflowAPI:
         run = urllib.parse.quote(run_id, safe="")
         return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances", limit=1000)["task_instances"]
 
-    def create_backfill(self, dag_id: str, from_date: str, to_date: str, max_active_runs: int = 1) -> dict:
+    def failed_task_instances(self, dag_id: str) -> list[dict]:
+        """Task instances of every run of dag_id that failed or wait for a retry."""
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/~/taskInstances", state=["failed", "up_for_retry"],
+                        limit=1000)["task_instances"]
+
+    def retry_delay(self, dag_id: str, task_id: str):
+        """The task's retry_delay (a timedelta), or None when the API does not say."""
+        from datetime import timedelta
+
+        key = (dag_id, task_id)
+        if key not in self._retry_delays:
+            delay = self.get(f"/api/v2/dags/{dag_id}/tasks/{urllib.parse.quote(task_id, safe='')}").get("retry_delay")
+            if isinstance(delay, dict):
+                self._retry_delays[key] = timedelta(days=delay.get("days", 0), seconds=delay.get("seconds", 0),
+                                                    microseconds=delay.get("microseconds", 0))
+            else:
+                self._retry_delays[key] = None
+        return self._retry_delays[key]
+
+    def create_backfill(self, dag_id: str, from_date: str, to_date: str, max_active_runs: int = 1,
+                        reprocess_behavior: str = "failed") -> dict:
+        """A backfill of the runs whose logical dates lie in [from_date, to_date] (both included)."""
         return self.post("/api/v2/backfills", {
             "dag_id": dag_id,
             "from_date": from_date,
             "to_date": to_date,
             "run_backwards": False,
             "dag_run_conf": {},
-            "reprocess_behavior": "failed",
+            "reprocess_behavior": reprocess_behavior,
             "max_active_runs": max_active_runs,
         })
+
+    def backfills(self, dag_id: str) -> list[dict]:
+        return self.get("/api/v2/backfills", dag_id=dag_id, limit=100)["backfills"]
+
+    def backfill(self, backfill_id: int) -> dict:
+        return self.get(f"/api/v2/backfills/{backfill_id}")
 
     def wait_for_run(self, dag_id: str, predicate, timeout: float, progress=None, what: str = "a run") -> dict:
         """Wait until a run of dag_id satisfies predicate and is finished; returns it."""

@@ -78,7 +78,7 @@ def report(stack: Stack, api, full_load: dict, hourly_runs: list[dict]) -> str:
     lines += daily_listening_lines(stack.warehouse_dsn())
     lines += [
         "",
-        f"Airflow UI:  {stack.api_url}   login: admin / {stack.admin_password()}",
+        f"Airflow UI:  {stack.api_url}   login: admin, password in {stack.passwords_file}",
         f"Warehouse:   make sql Q=\"select count(*) from songplays\"   ({stack.warehouse_dsn().split('@')[1]})",
         f"S3 (moto):   {stack.s3_endpoint}   bucket: {stack.bucket}",
         "Stop everything with: make stop",

@@ -38,7 +38,7 @@ def still(what: str, every: float = 20):
         while not done.wait(every):
             say(f"  still {what} ({time.monotonic() - t0:.0f}s)")
 
-    ticker = threading.Thread(target=tick, daemon=True)
+    ticker = threading.Thread(target=tick, daemon=True, name=f"still {what}")
     ticker.start()
     try:
         yield
@@ -151,6 +151,14 @@ def run_states(runs: list[dict]) -> str:
     return ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "none yet"
 
 
+class RunFailed(SystemExit):
+    """make run ends: a run it waited for failed for good. Exits 1 with the message."""
+
+    def __init__(self, message: str) -> None:
+        say(message)
+        super().__init__(1)
+
+
 def main() -> int:
     stack = Stack.from_env()
     start = parse_when(os.environ.get("SPARKIFY_START", "2018-11-01"))
@@ -165,8 +173,9 @@ def main() -> int:
     uploaded = upload_tree(stack.s3_client(), stack.bucket, source, progress=say)
     say(f"  {uploaded['uploaded']} uploaded, {uploaded['kept']} already there")
 
-    say(f"Starting Airflow standalone on {stack.api_url} (first start takes a minute) ...")
-    with still(f"waiting for the Airflow API server and scheduler (log: {stack.log_dir / 'airflow.log'})"):
+    say(f"Starting Airflow on {stack.api_url}: metadata database on the embedded PostgreSQL, scheduler "
+        "(LocalExecutor), DAG processor, triggerer, API server (the first start takes a minute) ...")
+    with still(f"waiting for Airflow's components (logs: {stack.log_dir}/airflow-*.log)"):
         stack.start_airflow()
     api = AirflowAPI(stack.api_url, "admin", stack.admin_password())
     for dag_id in ("final_project", "create_tables", "sparkify_analytics"):
@@ -175,6 +184,7 @@ def main() -> int:
     api.unpause("sparkify_analytics")  # follows final_project's table assets
     api.unpause("final_project")
     api.unpause("create_tables")
+    failures = TaskFailures(api, stack.airflow_home / "logs")
 
     full_loads = [r for r in api.runs("final_project") if r["run_type"] == "asset_triggered"]
     if uploaded["uploaded"] and full_loads:
@@ -183,54 +193,181 @@ def main() -> int:
     known = {r["dag_run_id"] for r in full_loads} if uploaded["uploaded"] else set()
 
     say("Waiting for create_tables and the full load it triggers ...")
-    api.wait_for_run("create_tables", lambda r: True, timeout=600, what="a run",
-                     progress=RunProgress(api, "create_tables", "create_tables"))
+    created = api.wait_for_run("create_tables", lambda r: True, timeout=600, what="a run",
+                               progress=both(RunProgress(api, "create_tables", "create_tables"),
+                                             lambda: failures.say_new("create_tables")))
+    if created["state"] != "success":
+        raise RunFailed(failures.final_message("create_tables", created))
 
     full = api.wait_for_run(
         "final_project",
         lambda r: r["run_type"] == "asset_triggered" and r["dag_run_id"] not in known,
         timeout=1800, what="the asset-triggered full load",
-        progress=RunProgress(api, "final_project", "full load",
-                             runs=lambda rs: [r for r in rs if r["run_type"] == "asset_triggered"]))
+        progress=both(RunProgress(api, "final_project", "full load",
+                                  runs=lambda rs: [r for r in rs if r["run_type"] == "asset_triggered"]),
+                      lambda: failures.say_new("final_project")))
     say(f"Full load {full['dag_run_id']}: {full['state']}")
+    if full["state"] != "success":
+        raise RunFailed(failures.final_message("final_project", full))
 
-    # An hourly run's logical date is the end of its hour: the runs covering [start, end)
-    # are those dated start + 1h ... end. They are triggered with those logical dates (what a
-    # backfill creates); the DAG's max_active_runs=1 runs them in order. The backfill API is
-    # not used here: on SQLite, creating a backfill while the scheduler runs can crash the
-    # scheduler (see README, "Backfill").
-    hours = []
-    moment = datetime.fromisoformat(start) + timedelta(hours=1)
+    runs = run_window(api, failures, start, end)
+    from dev.report import report
+
+    print(report(stack, api, full, runs))
+    if not all(r["state"] == "success" for r in runs):
+        raise RunFailed(f"{sum(r['state'] != 'success' for r in runs)} of the window's {len(runs)} hourly runs "
+                        "failed: see the lines marked ! above")
+    return 0
+
+
+def both(*callbacks):
+    def call() -> None:
+        for callback in callbacks:
+            callback()
+
+    return call
+
+
+def window_hours(start: str, end: str) -> list[datetime]:
+    """The logical dates of the hourly runs covering [start, end): a run's logical date is the
+    end of its hour (CronTriggerTimetable with a one-hour interval), so start + 1h ... end."""
+    hours, moment = [], datetime.fromisoformat(start) + timedelta(hours=1)
     while moment <= datetime.fromisoformat(end):
         hours.append(moment)
         moment += timedelta(hours=1)
-    say(f"Running the {len(hours)} hourly runs covering {start} .. {end} ...")
-    by_date = {parse_when(r["logical_date"]): r for r in api.runs("final_project") if r["logical_date"]}
-    for hour in hours:
-        run = by_date.get(hour.isoformat())
-        if run is None:
-            api.trigger("final_project", logical_date=hour.isoformat())
-        elif run["state"] == "failed":
-            api.clear_run("final_project", run["dag_run_id"])
+    return hours
+
+
+def run_window(api: AirflowAPI, failures: TaskFailures, start: str, end: str) -> list[dict]:
+    """The window's hourly runs as an Airflow backfill (the DAG's Backfills tab shows it), up to
+    SPARKIFY_BACKFILL_MAX_ACTIVE_RUNS (default 4) at once; runs that already succeeded are kept.
+    Returns the window's runs, finished."""
+    hours = window_hours(start, end)
     wanted = {h.isoformat() for h in hours}
 
     def window_runs(runs: list[dict]) -> list[dict]:
         return [r for r in runs if r["logical_date"] and parse_when(r["logical_date"]) in wanted]
 
-    # Says the runs' states and what the running one is doing, on change or every 30 s.
-    hourly = RunProgress(api, "final_project", "current hour", runs=window_runs)
+    existing = window_runs(api.runs("final_project"))
+    if len(existing) == len(hours) and all(r["state"] == "success" for r in existing):
+        say(f"The {len(hours)} hourly runs covering {start} .. {end} already succeeded: nothing to backfill")
+        return existing
+    active = [b for b in api.backfills("final_project") if not b["completed_at"]]
+    if active:
+        backfill = active[0]
+        say(f"Following backfill {backfill['id']} of final_project, already under way ...")
+    else:
+        max_active = int(os.environ.get("SPARKIFY_BACKFILL_MAX_ACTIVE_RUNS", "4"))
+        backfill = api.create_backfill("final_project", hours[0].isoformat(), hours[-1].isoformat(),
+                                       max_active_runs=max_active, reprocess_behavior="failed")
+        say(f"Backfill {backfill['id']} of final_project: the {len(hours)} hourly runs covering {start} .. {end}, "
+            f"up to {max_active} at once (UI: Dags > final_project > Backfills) ...")
+    progress = BackfillProgress(api, backfill["id"], window_runs)
     while True:
         runs = window_runs(api.runs("final_project"))
-        if len(runs) == len(hours) and all(r["state"] in ("success", "failed") for r in runs):
-            say(f"  hourly runs: {run_states(runs)} ({time.monotonic() - hourly.t0:.0f}s)")
-            break
-        hourly(prefix=f"hourly runs: {run_states(runs)}; ")
-        time.sleep(5)
+        failures.say_new("final_project")
+        done = api.backfill(backfill["id"])["completed_at"]
+        if done and all(r["state"] in ("success", "failed") for r in runs):
+            say(f"  backfill {backfill['id']} completed: {run_states(runs)} ({time.monotonic() - progress.t0:.0f}s)")
+            return runs
+        progress(runs)
+        time.sleep(3)
 
-    from dev.report import report
 
-    print(report(stack, api, full, runs))
-    return 0 if full["state"] == "success" and all(r["state"] == "success" for r in runs) else 1
+class BackfillProgress:
+    """The backfill's runs by state, said when a run changes state or every 30 s, with what the
+    running ones are doing at that moment."""
+
+    def __init__(self, api: AirflowAPI, backfill_id: int, window_runs) -> None:
+        self.api, self.backfill_id, self.window_runs = api, backfill_id, window_runs
+        self.t0 = time.monotonic()
+        self.states, self.at = "", 0.0
+
+    def describe(self, runs: list[dict]) -> str:
+        now = []
+        for run in (r for r in runs if r["state"] == "running"):
+            active = sorted(ti["task_id"].rsplit(".", 1)[-1]
+                            for ti in self.api.task_instances("final_project", run["dag_run_id"])
+                            if ti["state"] == "running")
+            now.append(f"{parse_when(run['logical_date'])[11:16]} {'+'.join(active) or '-'}")
+        return f"backfill {self.backfill_id}: {run_states(runs)}; now: {', '.join(now) or '-'}"
+
+    def __call__(self, runs: list[dict]) -> None:
+        states = run_states(runs)
+        if states != self.states or time.monotonic() - self.at > 30:
+            say(f"  {self.describe(runs)} ({time.monotonic() - self.t0:.0f}s)")
+            self.states, self.at = states, time.monotonic()
+
+
+class TaskFailures:
+    """Says each task attempt that failed or is up for retry, once: the task, the run, the
+    attempt, the first line of its error, when the retry is due and the log file's path."""
+
+    def __init__(self, api: AirflowAPI, logs_dir: Path) -> None:
+        self.api, self.logs_dir = api, logs_dir
+        self.seen: set[tuple] = set()
+        self.messages: dict[str, list[str]] = {}
+
+    def say_new(self, dag_id: str) -> None:
+        for ti in self.api.failed_task_instances(dag_id):
+            key = (dag_id, ti["dag_run_id"], ti["task_id"], ti["try_number"], ti["state"])
+            if key in self.seen:
+                continue
+            self.seen.add(key)
+            message = describe_failure(ti, self.logs_dir, retry_delay=self.api.retry_delay(dag_id, ti["task_id"]))
+            self.messages.setdefault(ti["dag_run_id"], []).append(message)
+            say(message)
+
+    def final_message(self, dag_id: str, run: dict) -> str:
+        self.say_new(dag_id)
+        said = [m for m in self.messages.get(run["dag_run_id"], []) if "failed for good" in m]
+        detail = "\n".join(said) or "  (no failed task found: see the run in the UI)"
+        return f"{dag_id} run {run['dag_run_id']} failed: make run stops here.\n{detail}"
+
+
+def describe_failure(ti: dict, logs_dir: Path, retry_delay: timedelta | None) -> str:
+    attempt = ti["try_number"]
+    of = (ti.get("max_tries") or 0) + 1
+    error = first_error_line(task_log(logs_dir, ti))
+    if ti["state"] == "up_for_retry":
+        due = ""
+        if ti.get("end_date") and retry_delay is not None:
+            due_at = datetime.fromisoformat(ti["end_date"].replace("Z", "+00:00")) + retry_delay
+            due = f"; retry due at {due_at:%H:%M:%S} UTC"
+        what = f"failed (attempt {attempt} of {of}), up for retry{due}"
+    else:
+        what = f"failed for good (attempt {attempt} of {of})"
+    log = task_log(logs_dir, ti)
+    return (f"  ! {ti['task_id']} of {ti['dag_run_id']} {what}: {error}\n"
+            f"    log: {log if log else logs_dir}")
+
+
+def task_log(logs_dir: Path, ti: dict) -> Path | None:
+    """The attempt's log file (Airflow's default layout: dag_id=/run_id=/task_id=/attempt=N.log)."""
+    folder = logs_dir / f"dag_id={ti['dag_id']}" / f"run_id={ti['dag_run_id']}" / f"task_id={ti['task_id']}"
+    path = folder / f"attempt={ti['try_number']}.log"
+    return path if path.exists() else None
+
+
+def first_error_line(log: Path | None) -> str:
+    """The exception a task log ends with, as one line: "Type: first line of the message"."""
+    import json
+
+    if log is None:
+        return "(no log file yet)"
+    error = None
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        details = [d for d in event.get("error_detail") or [] if isinstance(d, dict) and d.get("exc_type")]
+        if details:  # the exception raised comes first; the exceptions it chains follow
+            value = str(details[0].get("exc_value") or "").strip().splitlines()
+            error = f"{details[0]['exc_type']}: {value[0] if value else ''}".strip()
+        elif error is None and event.get("level") == "error" and event.get("event"):
+            error = str(event["event"]).strip().splitlines()[0]
+    return error or "(no error in the log: see it)"
 
 
 if __name__ == "__main__":

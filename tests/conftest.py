@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -82,6 +83,21 @@ def tools_needed(fixturenames, module_name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(needs))
 
 
+# Fixtures that start services or processes (the embedded PostgreSQL, moto, Airflow) or
+# initialise Airflow's metadata database; tests using them are marked `stack` and run after
+# the fast layer (`make test-unit` runs the rest: no services, well under a minute).
+SERVICE_FIXTURES = STACK_FIXTURES | {"airflow_db", "scheduler_api", "full_load_analytics", "parallel_backfill"}
+# Test modules that start a stack of their own without a fixture of the list above.
+SERVICE_MODULES = {"test_bench_smoke", "test_make_run"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if getattr(item, "module", None) else ""
+        if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())) or module in SERVICE_MODULES:
+            item.add_marker(pytest.mark.stack)
+
+
 def pytest_runtest_setup(item) -> None:
     module = getattr(item, "module", None)
     needs = tools_needed(getattr(item, "fixturenames", ()), module.__name__ if module else "")
@@ -132,9 +148,10 @@ SCHEDULER_RUN_DEADLINE_MINUTES = "0.1"
 
 @pytest.fixture(scope="session")
 def scheduler_stack(tmp_path_factory):
-    """A real scheduler: `airflow standalone` (LocalExecutor on SQLite) over its own
-    PostgreSQL + moto, with a small generated sample in the bucket. Shared by every test
-    that needs the scheduler, the API server or the UI. Yields (stack, data directory)."""
+    """A real scheduler: Airflow's components (LocalExecutor, metadata on the stack's embedded
+    PostgreSQL) over their own PostgreSQL + moto, with a small generated sample in the bucket.
+    Shared by every test that needs the scheduler, the API server or the UI. Yields (stack,
+    data directory)."""
     from include.sparkify.datagen import GeneratorSpec, generate
 
     root = tmp_path_factory.mktemp("scheduler")
@@ -155,14 +172,19 @@ def scheduler_stack(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def asset_triggered_run(scheduler_stack) -> dict:
-    """Unpauses the DAGs on the scheduler stack; create_tables (@once) runs and its schema
-    asset triggers a final_project full load, whose table assets trigger sparkify_analytics.
-    Returns the final_project run (finished) as the API gives it."""
+def scheduler_api(scheduler_stack):
     from dev.airflow_api import AirflowAPI
 
     stack, _ = scheduler_stack
-    api = AirflowAPI(stack.api_url, "admin", stack.admin_password())
+    return AirflowAPI(stack.api_url, "admin", stack.admin_password())
+
+
+@pytest.fixture(scope="session")
+def asset_triggered_run(scheduler_stack, scheduler_api) -> dict:
+    """Unpauses the DAGs on the scheduler stack; create_tables (@once) runs and its schema
+    asset triggers a final_project full load, whose table assets trigger sparkify_analytics.
+    Returns the final_project run (finished) as the API gives it."""
+    api = scheduler_api
     for dag_id in ("final_project", "create_tables", "sparkify_analytics"):
         api.wait_for_dag(dag_id)
     api.unpause("sparkify_analytics")  # before any asset event it consumes
@@ -172,3 +194,58 @@ def asset_triggered_run(scheduler_stack) -> dict:
     assert created["state"] == "success", created
     return api.wait_for_run("final_project", lambda r: r["run_type"] == "asset_triggered", timeout=600,
                             what="the asset-triggered run")
+
+
+@pytest.fixture(scope="session")
+def full_load_analytics(scheduler_stack, scheduler_api, asset_triggered_run) -> dict:
+    """The sparkify_analytics run the full load's table assets triggered, finished, and the
+    daily_listening rows it built, read at once: tests that change the tables later (the
+    backfill) request this fixture first, so the snapshot is the full load's in any order."""
+    stack, _ = scheduler_stack
+    api = scheduler_api
+    full_run_id = asset_triggered_run["dag_run_id"]
+
+    def triggered_by_full_load(run: dict) -> bool:
+        if run["run_type"] != "asset_triggered":
+            return False
+        events = api.get(f"/api/v2/dags/sparkify_analytics/dagRuns/{quote(run['dag_run_id'], safe='')}"
+                         "/upstreamAssetEvents")["asset_events"]
+        return {e["source_run_id"] for e in events} == {full_run_id}
+
+    run = api.wait_for_run("sparkify_analytics", triggered_by_full_load, timeout=600,
+                           what="the run the full load's assets triggered")
+    with warehouse(stack) as conn:
+        rows = conn.execute("SELECT play_date, plays, listeners, paid_plays, free_plays, paid_share, "
+                            "paid_listeners_now, top_song_id, top_song_title, top_song_plays, top_artist_id, "
+                            "top_artist_name, top_artist_plays FROM daily_listening").fetchall()
+    return {"run": run, "daily_listening": rows}
+
+
+@pytest.fixture(scope="session")
+def parallel_backfill(scheduler_stack, scheduler_api, asset_triggered_run, full_load_analytics) -> dict:
+    """A backfill of final_project with max_active_runs=4 across midnight (2018-11-01 20:00 to
+    2018-11-02 04:00, 8 hourly runs), on tables emptied of songplays, users and time first.
+    Requests the full-load fixtures first: it changes the tables they describe. Returns the
+    window, the backfill and its runs, finished."""
+    from datetime import datetime, timedelta, timezone
+
+    stack, _ = scheduler_stack
+    api = scheduler_api
+    with warehouse(stack) as conn:
+        conn.execute('TRUNCATE songplays, users, "time"')
+    start = datetime(2018, 11, 1, 20, tzinfo=timezone.utc)
+    end = datetime(2018, 11, 2, 4, tzinfo=timezone.utc)
+    backfill = api.create_backfill("final_project", (start + timedelta(hours=1)).isoformat(), end.isoformat(),
+                                   max_active_runs=4)
+
+    def finished() -> list[dict] | None:
+        assert stack.api_healthy(), f"an Airflow component is not healthy: see {stack.log_dir}/airflow-*.log"
+        if not api.backfill(backfill["id"])["completed_at"]:
+            return None
+        runs = [r for r in api.runs("final_project") if r["run_type"] == "backfill"]
+        return runs if runs and all(r["state"] in ("success", "failed") for r in runs) else None
+
+    from dev.stack import wait_for
+
+    runs = wait_for(finished, 900, "the backfill to complete", interval=3)
+    return {"start": start, "end": end, "backfill": backfill, "runs": runs}

@@ -1,16 +1,15 @@
-"""Monitoring under the real scheduler (the shared `airflow standalone` stack): the full load's
-asset events carry their metadata, every check of the run is in dq_history, the run's
-table assets trigger sparkify_analytics, which builds daily_listening as the JSON says, and
-the lateness deadline (6 s on this stack, see conftest) fires and runs its callback in the
-triggerer.
+"""Monitoring under the real scheduler (the shared scheduler stack): the full load's asset
+events carry their metadata, every check of the run is in dq_history, the run's table assets
+trigger sparkify_analytics, which builds daily_listening as the JSON says, and the lateness
+deadline (6 s on this stack, see conftest) fires and runs its callback in the triggerer.
 
-Runs before tests/test_scheduler.py (which backfills and so changes the tables): the
-analytics figures are those of the full load."""
+The analytics figures are those the full load's analytics run built, read by the
+`full_load_analytics` fixture before any test that changes the tables (the backfill), so
+these tests pass in any order."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections import Counter, defaultdict
 from decimal import ROUND_HALF_UP, Decimal
@@ -41,12 +40,8 @@ def source(scheduler_stack):
 
 
 @pytest.fixture(scope="module")
-def analytics_run(api, asset_triggered_run) -> dict:
-    run = api.wait_for_run("sparkify_analytics", lambda r: r["run_type"] == "asset_triggered", timeout=600,
-                           what="the run the full load's assets triggered")
-    assert [r["run_type"] for r in api.runs("final_project")] == ["asset_triggered"], \
-        "expected only the full load so far (this module runs before test_scheduler.py's backfill)"
-    return run
+def analytics_run(full_load_analytics) -> dict:
+    return full_load_analytics["run"]
 
 
 def test_asset_events_carry_rows_interval_and_sources(api, asset_triggered_run, source, scheduler_stack):
@@ -128,14 +123,11 @@ def expected_daily_listening(events, songs, plays) -> dict:
     return out
 
 
-def test_final_project_triggers_the_analytics_dag(api, analytics_run, source, scheduler_stack):
+def test_final_project_triggers_the_analytics_dag(api, analytics_run, full_load_analytics, source,
+                                                  asset_triggered_run):
     _, events, songs, plays = source
-    stack, _ = scheduler_stack
     assert analytics_run["state"] == "success", api.task_instances("sparkify_analytics", analytics_run["dag_run_id"])
-    with warehouse(stack) as conn:
-        rows = conn.execute("SELECT play_date, plays, listeners, paid_plays, free_plays, paid_share, "
-                            "paid_listeners_now, top_song_id, top_song_title, top_song_plays, top_artist_id, "
-                            "top_artist_name, top_artist_plays FROM daily_listening").fetchall()
+    rows = full_load_analytics["daily_listening"]
     expected = expected_daily_listening(events, songs, plays)
     assert len(expected) >= 2 and any(v[6] for v in expected.values())  # the sample: days with matched plays
     assert {r[0]: tuple(r[1:]) for r in rows} == expected
@@ -144,7 +136,7 @@ def test_final_project_triggers_the_analytics_dag(api, analytics_run, source, sc
     run_id = quote(analytics_run["dag_run_id"], safe="")
     upstream = api.get(f"/api/v2/dags/sparkify_analytics/dagRuns/{run_id}/upstreamAssetEvents")["asset_events"]
     assert {e["name"] for e in upstream} == {"sparkify_songplays", "sparkify_users"}
-    assert {e["source_run_id"] for e in upstream} == {api.runs("final_project")[0]["dag_run_id"]}
+    assert {e["source_run_id"] for e in upstream} == {asset_triggered_run["dag_run_id"]}
     emitted = api.get("/api/v2/assets/events", source_dag_id="sparkify_analytics",
                       source_run_id=analytics_run["dag_run_id"])["asset_events"]
     assert [(e["name"], e["extra"]["rows_inserted"]) for e in emitted] == [("sparkify_daily_listening", len(expected))]
@@ -169,16 +161,17 @@ def test_a_late_run_fires_the_deadline_alert(api, asset_triggered_run, scheduler
     assert abs(at(deadlines[0]["deadline_time"]) - at(queued) - timedelta(minutes=allowed)) < timedelta(seconds=1)
     assert at(asset_triggered_run["end_date"]) > at(deadlines[0]["deadline_time"])  # it really was late
 
-    db = stack.airflow_home / "airflow.db"
-    end = time.monotonic() + 180
-    while True:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
-            callbacks = conn.execute("SELECT state, output, data FROM callback").fetchall()
-        ours = [c for c in callbacks if run_id in json.dumps(json.loads(c[2]) if c[2] else {}) or run_id in (c[1] or "")]
-        if ours and all(c[0] in ("success", "failed") for c in ours):
-            break
-        assert time.monotonic() < end, callbacks
-        time.sleep(3)
+    import psycopg
+
+    from dev.stack import wait_for
+
+    def finished_callbacks():
+        with psycopg.connect(stack.metadata_conninfo()) as conn:
+            callbacks = conn.execute("SELECT state, output, data::text FROM callback").fetchall()
+        ours = [c for c in callbacks if run_id in (c[2] or "") or run_id in (c[1] or "")]
+        return ours if ours and all(c[0] in ("success", "failed") for c in ours) else None
+
+    ours = wait_for(finished_callbacks, 180, "the deadline callback to finish", interval=3)
     assert len(ours) == 1 and ours[0][0] == "success", ours
     assert f"final_project run {run_id} is late: not finished {allowed:g} min after it was queued" in ours[0][1]
     assert "no alert channel configured (logged only)" in ours[0][1]

@@ -3,10 +3,14 @@ steps that only wait for a process, and the state of the run it follows."""
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 import time
+from datetime import timedelta
 
-from dev.run import RunProgress, still
+from dev.run import (BackfillProgress, RunProgress, TaskFailures, describe_failure, first_error_line, still,
+                     window_hours)
 
 
 class FakeAPI:
@@ -28,12 +32,18 @@ def said(capsys) -> list[str]:
 
 
 def test_still_says_it_is_waiting_until_the_step_ends(capsys):
-    with still("waiting for the thing", every=0.05):
-        time.sleep(0.28)
-    lines = said(capsys)
-    assert len(lines) >= 3 and all(re.fullmatch(r"  still waiting for the thing \(\d+s\)", l) for l in lines), lines
-    time.sleep(0.15)
-    assert said(capsys) == []  # silent once the step is over
+    lines: list[str] = []
+    with still("waiting for the thing", every=0.01):
+        deadline = time.monotonic() + 60
+        while len(lines) < 3:  # a condition, not a clock: however slow the machine, 3 ticks come
+            assert time.monotonic() < deadline, lines
+            lines += said(capsys)
+            time.sleep(0.01)
+    lines += said(capsys)
+    assert all(re.fullmatch(r"  still waiting for the thing \(\d+s\)", line) for line in lines), lines
+    # The ticker thread has ended with the block (still() joins it), so nothing more is said.
+    assert not any(t.name == "still waiting for the thing" for t in threading.enumerate())
+    assert said(capsys) == []
 
 
 def test_run_progress_follows_the_run(capsys):
@@ -70,3 +80,87 @@ def test_run_progress_of_the_hourly_runs_names_the_window_and_the_running_hour(c
     progress(prefix="hourly runs: 1 running, 1 success; ")
     assert [re.sub(r" \(\d+s\)$", "", line) for line in said(capsys)] == [
         "  hourly runs: 1 running, 1 success; current hour running: 0/1 tasks done; now: Load_songplays_fact_table"]
+
+
+# ------------------------------------------------------------------ failures and the backfill
+def task_log(tmp_path, ti: dict, events: list[dict]):
+    """A task log as Airflow 3 writes it: one JSON event a line, under dag_id=/run_id=/task_id=."""
+    folder = tmp_path / f"dag_id={ti['dag_id']}" / f"run_id={ti['dag_run_id']}" / f"task_id={ti['task_id']}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"attempt={ti['try_number']}.log"
+    path.write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    return path
+
+
+def failed_ti(state: str, try_number: int, end_date: str = "2026-01-01T10:00:00Z") -> dict:
+    return {"dag_id": "final_project", "dag_run_id": "asset_triggered__x", "task_id": "Stage_events",
+            "state": state, "try_number": try_number, "max_tries": 2, "end_date": end_date}
+
+
+RAISED = {"level": "error", "event": "Task failed with exception", "error_detail": [
+    {"exc_type": "StagingError", "exc_value": "bad jsonpaths\nsecond line", "is_cause": False},
+    {"exc_type": "KeyError", "exc_value": "'jsonpaths'", "is_cause": True}]}
+
+
+def test_first_error_line_is_the_raised_exception_not_its_cause(tmp_path):
+    ti = failed_ti("up_for_retry", 1)
+    log = task_log(tmp_path, ti, [{"level": "info", "event": "Running"}, RAISED, {"level": "info", "event": "x"}])
+    assert first_error_line(log) == "StagingError: bad jsonpaths"
+    plain = task_log(tmp_path, failed_ti("failed", 2), [{"level": "error", "event": "Process exited\nmore"}])
+    assert first_error_line(plain) == "Process exited"
+    assert first_error_line(None) == "(no log file yet)"
+
+
+def test_a_retry_names_the_attempt_the_error_the_due_time_and_the_log(tmp_path):
+    ti = failed_ti("up_for_retry", 1)
+    log = task_log(tmp_path, ti, [RAISED])
+    message = describe_failure(ti, tmp_path, retry_delay=timedelta(seconds=300))
+    assert message == ("  ! Stage_events of asset_triggered__x failed (attempt 1 of 3), up for retry; "
+                       f"retry due at 10:05:00 UTC: StagingError: bad jsonpaths\n    log: {log}")
+    final = failed_ti("failed", 3)
+    task_log(tmp_path, final, [RAISED])
+    assert "failed for good (attempt 3 of 3): StagingError: bad jsonpaths" in describe_failure(final, tmp_path, None)
+
+
+class FailingAPI:
+    def __init__(self, tis: list[dict]) -> None:
+        self.tis = tis
+
+    def failed_task_instances(self, dag_id: str) -> list[dict]:
+        return self.tis
+
+    def retry_delay(self, dag_id: str, task_id: str):
+        return timedelta(seconds=5)
+
+
+def test_each_failed_attempt_is_said_once_and_ends_in_the_final_message(tmp_path, capsys):
+    api = FailingAPI([failed_ti("up_for_retry", 1)])
+    task_log(tmp_path, api.tis[0], [RAISED])
+    failures = TaskFailures(api, tmp_path)
+    failures.say_new("final_project")
+    failures.say_new("final_project")  # the same attempt: not said again
+    api.tis = [failed_ti("failed", 3)]
+    task_log(tmp_path, api.tis[0], [RAISED])
+    message = failures.final_message("final_project", {"dag_run_id": "asset_triggered__x"})
+    lines = [line for line in said(capsys) if line.startswith("  !")]
+    assert len(lines) == 2 and "up for retry" in lines[0] and "failed for good" in lines[1]
+    assert message.startswith("final_project run asset_triggered__x failed: make run stops here.\n")
+    assert "failed for good (attempt 3 of 3): StagingError: bad jsonpaths" in message
+
+
+def test_the_window_is_the_logical_dates_one_hour_after_start_through_end():
+    hours = window_hours("2018-11-01T00:00:00+00:00", "2018-11-01T03:00:00+00:00")
+    assert [h.isoformat() for h in hours] == ["2018-11-01T01:00:00+00:00", "2018-11-01T02:00:00+00:00",
+                                              "2018-11-01T03:00:00+00:00"]
+    assert window_hours("2018-11-01T00:00:00+00:00", "2018-11-01T00:00:00+00:00") == []
+
+
+def test_backfill_progress_names_the_states_and_each_running_hour(capsys):
+    api = FakeAPI()
+    runs = [{"dag_run_id": "b1", "state": "success", "logical_date": "2018-11-01T01:00:00Z"},
+            {"dag_run_id": "b2", "state": "running", "logical_date": "2018-11-01T02:00:00Z"},
+            {"dag_run_id": "b3", "state": "queued", "logical_date": "2018-11-01T03:00:00Z"}]
+    api.tis["b2"] = [{"task_id": "Stage_events", "state": "running"}, {"task_id": "Stage_songs", "state": "running"}]
+    BackfillProgress(api, 7, lambda rs: rs)(runs)
+    assert [re.sub(r" \(\d+s\)$", "", line) for line in said(capsys)] == [
+        "  backfill 7: 1 queued, 1 running, 1 success; now: 02:00 Stage_events+Stage_songs"]

@@ -1,4 +1,4 @@
-"""Under a real scheduler (`airflow standalone`, LocalExecutor on SQLite): a create_tables
+"""Under a real scheduler (LocalExecutor, metadata on PostgreSQL): a create_tables
 run emits the schema asset, which produces an asset-triggered final_project run that
 succeeds and loads the generated sample completely."""
 
@@ -36,34 +36,18 @@ def test_create_tables_triggers_an_asset_run_that_succeeds(scheduler_stack, asse
     assert [r["run_type"] for r in api.runs("final_project")] == ["asset_triggered"]
 
 
-def test_parallel_backfill_gives_the_serial_result(scheduler_stack):
-    """A backfill with max_active_runs=4 across midnight: the runs overlap (Airflow applies
-    the backfill's max_active_runs, not the DAG's), stage two day files side by side, and
-    the tables equal what loading those hours one by one gives."""
-    import time
-    from datetime import datetime, timedelta, timezone
-
+def test_parallel_backfill_gives_the_serial_result(scheduler_stack, scheduler_api, parallel_backfill):
+    """A backfill with max_active_runs=4 across midnight (Airflow applies the backfill's
+    max_active_runs, not the DAG's, so its runs may overlap and stage two day files side by
+    side): the tables equal what loading those hours one by one gives."""
     stack, data = scheduler_stack
-    api = AirflowAPI(stack.api_url, "admin", stack.admin_password())
-    with warehouse(stack) as conn:
-        conn.execute('TRUNCATE songplays, users, "time"')
-    start = datetime(2018, 11, 1, 20, tzinfo=timezone.utc)
-    end = datetime(2018, 11, 2, 4, tzinfo=timezone.utc)
-    backfill = api.create_backfill("final_project", (start + timedelta(hours=1)).isoformat(), end.isoformat(),
-                                   max_active_runs=4)
-    deadline = time.monotonic() + 900
-    while True:
-        runs = [r for r in api.runs("final_project") if r["run_type"] == "backfill"]
-        if api.get(f"/api/v2/backfills/{backfill['id']}").get("completed_at") and runs and \
-                all(r["state"] in ("success", "failed") for r in runs):
-            break
-        assert time.monotonic() < deadline, "backfill did not finish"
-        assert stack.api_healthy(), f"the scheduler is not healthy: see {stack.log_dir / 'airflow.log'}"
-        time.sleep(5)
+    runs, start, end = parallel_backfill["runs"], parallel_backfill["start"], parallel_backfill["end"]
     assert len(runs) == 8 and all(r["state"] == "success" for r in runs), [(r["logical_date"], r["state"])
                                                                           for r in runs]
-    spans = sorted((r["start_date"], r["end_date"]) for r in runs)
-    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:])), "runs overlapped"
+    recorded = scheduler_api.backfill(parallel_backfill["backfill"]["id"])
+    assert recorded["max_active_runs"] == 4 and recorded["completed_at"]
+    assert {r["dag_run_id"] for r in runs} == {r["dag_run_id"] for r in scheduler_api.runs(
+        "final_project", run_type="backfill")}
 
     events, songs = ex.read_events(data), ex.read_songs(data)
     lo, hi = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
@@ -79,13 +63,15 @@ def test_parallel_backfill_gives_the_serial_result(scheduler_stack):
     assert times == len(ex.time_table(plays))
 
 
-def test_no_secret_in_logs_rendered_fields_or_xcom(scheduler_stack):
-    """Every log, rendered template field and XCom of the runs above is free of the stack's
-    secrets (warehouse password, AWS secret and key id)."""
-    from dev.stack import AWS_KEY_ID, AWS_SECRET, PG_PASSWORD
+def test_no_secret_in_logs_rendered_fields_or_xcom(scheduler_stack, asset_triggered_run, parallel_backfill):
+    """Every log, rendered template field and XCom of the full load and the backfill is free of
+    the stack's secrets (warehouse and metadata passwords, AWS secret and key id, the admin
+    password of the UI)."""
+    from dev.stack import AIRFLOW_DB_PASSWORD, AWS_KEY_ID, AWS_SECRET, PG_PASSWORD
 
     stack, _ = scheduler_stack
-    secrets = [PG_PASSWORD, AWS_SECRET, AWS_KEY_ID]
+    secrets = [PG_PASSWORD, AIRFLOW_DB_PASSWORD, AWS_SECRET, AWS_KEY_ID, stack.admin_password()]
+    assert all(secrets)
     api = AirflowAPI(stack.api_url, "admin", stack.admin_password())
     log_files = [p for p in (stack.airflow_home / "logs").rglob("*") if p.is_file()]
     log_files += [p for p in stack.log_dir.glob("*.log") if p.name != "postgres.log"]

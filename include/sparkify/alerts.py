@@ -22,6 +22,7 @@ from datetime import timedelta
 
 from airflow.sdk import BaseNotifier
 
+from include.sparkify import config
 from include.sparkify.config import AlertSettings
 
 log = logging.getLogger(__name__)
@@ -165,8 +166,8 @@ ON_RETRY = TaskAlert("up for retry")
 # The task defaults every Sparkify DAG uses: retries, and the alerts above on failure and retry.
 DEFAULT_ARGS = {
     "owner": "sparkify",
-    "retries": 3,
-    "retry_delay": timedelta(minutes=5),
+    "retries": config.TASK_RETRIES,
+    "retry_delay": timedelta(seconds=config.RETRY_DELAY_SECONDS),
     "depends_on_past": False,
     "email_on_retry": False,
     "on_failure_callback": ON_FAILURE,

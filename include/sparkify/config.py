@@ -92,5 +92,10 @@ class AlertSettings:
 # lateness alert (a DeadlineAlert, evaluated by the scheduler). Minutes; fractions allowed.
 RUN_DEADLINE_MINUTES = float(os.environ.get("SPARKIFY_RUN_DEADLINE_MINUTES", "45"))
 
+# Task retries (at least 2: the Astro DAG-integrity check requires it) and the wait before
+# each. A local stack may shorten the wait so a failure shows at once (see dev/run.py).
+TASK_RETRIES = int(os.environ.get("SPARKIFY_TASK_RETRIES", "3"))
+RETRY_DELAY_SECONDS = float(os.environ.get("SPARKIFY_RETRY_DELAY_SECONDS", "300"))
+
 # Where every data-quality check result is recorded.
 DQ_HISTORY_TABLE = "dq_history"

@@ -1,0 +1,77 @@
+"""`make stop` leaves nothing: Stack.stop() ends every process the stack started, those that
+ignore SIGTERM and those in process groups of their own (as Airflow's task processes are)
+included, and waits for all of them, not only the one it started."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import psutil
+import pytest
+
+from dev.stack import Stack
+
+# A component that ignores SIGTERM and leaves a child in a process group of its own that
+# ignores it too: the scheduler and a LocalExecutor worker once outlived `make stop` so.
+STUBBORN = textwrap.dedent("""
+    import os, signal, sys, time
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if os.fork() == 0:
+        os.setpgid(0, 0)
+        with open(sys.argv[1], "w") as f:
+            f.write(str(os.getpid()))
+    while True:
+        time.sleep(1)
+""")
+
+
+def wait_for_file(path, timeout=30):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not (path.exists() and path.read_text()):
+        assert time.monotonic() < deadline, f"{path} was not written"
+        time.sleep(0.1)
+    return int(path.read_text())
+
+
+@pytest.mark.parametrize("component", ["airflow-scheduler", "moto"])
+def test_stop_kills_processes_that_ignore_sigterm_and_their_own_groups(tmp_path, component):
+    stack = Stack(tmp_path / "stack")
+    leader = stack._spawn(component, [sys.executable, "-c", STUBBORN, str(tmp_path / "child.pid")])
+    child = wait_for_file(tmp_path / "child.pid")
+    assert psutil.Process(child).pid != leader
+    assert {p.pid for p in stack.processes()} == {leader, child}
+    assert psutil.Process(child).as_dict(["pid"])  # alive, in another process group
+    import os
+
+    assert os.getpgid(child) != os.getpgid(leader)
+
+    stack._kill(component, timeout=2)
+    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+    assert stack.processes() == []
+    assert not (stack.pid_dir / f"{component}.pid").exists()
+
+
+def test_stop_finds_orphans_without_a_pid_file(tmp_path):
+    """A process of the stack whose pid file is gone (an earlier, interrupted stop) is ended too."""
+    stack = Stack(tmp_path / "stack")
+    stack._spawn("airflow-triggerer", [sys.executable, "-c", STUBBORN, str(tmp_path / "child.pid")])
+    child = wait_for_file(tmp_path / "child.pid")
+    (stack.pid_dir / "airflow-triggerer.pid").unlink()
+    stack.stop_airflow(timeout=2)
+    assert stack.processes() == []
+    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+
+
+def test_stop_leaves_other_stacks_alone(tmp_path):
+    ours, theirs = Stack(tmp_path / "ours"), Stack(tmp_path / "theirs")
+    other = theirs._spawn("moto", [sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        ours._spawn("moto", [sys.executable, "-c", "import time; time.sleep(60)"])
+        ours.stop_airflow(timeout=2)
+        ours._kill("moto", timeout=5)
+        assert ours.processes() == [] and psutil.pid_exists(other)
+    finally:
+        theirs._kill("moto", timeout=5)

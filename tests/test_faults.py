@@ -4,13 +4,13 @@ stages exactly once. Uses a stack of its own (these tests stop its servers)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import threading
-import time
 from datetime import datetime, timezone
 
 import pytest
@@ -67,16 +67,61 @@ def stage_events(stack, run_id="manual__faults"):
     return staging.stage(staging.EVENTS, FULL, run_id=run_id, bucket=stack.bucket)
 
 
-def wait_for_backend(stack, pattern: str, timeout: float = 60) -> int:
-    deadline = time.monotonic() + timeout
+@contextlib.contextmanager
+def manifest_writes_blocked(stack):
+    """Holds staging_manifest in EXCLUSIVE mode (reads pass, writes wait) until the block ends:
+    a staging load then waits, its rows copied and its transaction open, at the manifest write
+    that ends it. The fault is injected there: no race with a fast COPY, however fast or slow
+    the machine."""
+    import psycopg
+
+    conn = psycopg.connect(stack.warehouse_dsn())
+    try:
+        conn.execute("LOCK TABLE staging_manifest IN EXCLUSIVE MODE")
+        yield
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+def blocked_backend(stack, timeout: float = 300) -> int:
+    """The backend of the staging load waiting at its manifest write (see manifest_writes_blocked)."""
+    from dev.stack import wait_for
+
+    def find():
+        with stack_db(stack) as conn:
+            row = conn.execute("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                               "AND query ILIKE 'DELETE FROM staging_manifest%%'").fetchone()
+        return row[0] if row else None
+
+    return wait_for(find, timeout, "a staging load waiting at its manifest write", interval=0.2)
+
+
+def empty_staging(stack) -> None:
     with stack_db(stack) as conn:
-        while time.monotonic() < deadline:
-            row = conn.execute("SELECT pid FROM pg_stat_activity WHERE query ILIKE %s AND state = 'active' "
-                               "AND pid <> pg_backend_pid()", (pattern,)).fetchone()
-            if row:
-                return row[0]
-            time.sleep(0.02)
-    raise TimeoutError(f"no backend running {pattern}")
+        conn.execute("TRUNCATE staging_events, staging_rejects, staging_manifest")
+
+
+def kill_mid_staging(stack, window: Window, run_id: str) -> None:
+    """Runs a staging load in another process and SIGKILLs it with its rows copied, before commit."""
+    start = None if window.full else window.start.isoformat()
+    end = None if window.full else window.end.isoformat()
+    code = ("from datetime import datetime; from include.sparkify import staging; "
+            "from include.sparkify.window import Window; "
+            f"w = Window() if {start!r} is None else Window(datetime.fromisoformat({start!r}), "
+            f"datetime.fromisoformat({end!r})); "
+            f"staging.stage(staging.EVENTS, w, run_id={run_id!r}, bucket={stack.bucket!r})")
+    with manifest_writes_blocked(stack):
+        proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            blocked_backend(stack)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == -signal.SIGKILL
 
 
 def test_s3_down_fails_clearly_and_the_retry_succeeds(fault_stack):
@@ -100,15 +145,16 @@ def test_s3_down_fails_clearly_and_the_retry_succeeds(fault_stack):
 
 def test_warehouse_connection_killed_mid_load(fault_stack):
     stack, _, lines = fault_stack
-    with stack_db(stack) as conn:
-        conn.execute("TRUNCATE staging_events")
+    empty_staging(stack)
     errors = []
     worker = threading.Thread(target=lambda: _capture(errors, stage_events, stack))
-    worker.start()
-    pid = wait_for_backend(stack, 'COPY "staging_events"%FROM STDIN%')
-    with stack_db(stack) as conn:
-        assert conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
-    worker.join(120)
+    with manifest_writes_blocked(stack):
+        worker.start()
+        pid = blocked_backend(stack)
+        with stack_db(stack) as conn:
+            assert conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+        worker.join(120)
+    assert not worker.is_alive()
     assert errors and "connection" in str(errors[0]).lower()  # the task fails (and retries)
     assert staged(stack) == (0, 0)  # nothing partial
     assert stage_events(stack)["rows"] == lines  # the retry loads exactly once
@@ -117,30 +163,22 @@ def test_warehouse_connection_killed_mid_load(fault_stack):
 
 def test_task_process_killed_mid_staging(fault_stack):
     stack, _, lines = fault_stack
-    before = staged(stack)
-    code = ("from include.sparkify import staging; from include.sparkify.window import Window; "
-            f"staging.stage(staging.EVENTS, Window(), run_id='manual__killed', bucket={stack.bucket!r})")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_backend(stack, 'COPY "staging_events"%FROM STDIN%')
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
-    assert staged(stack) == before  # the killed load left nothing behind
+    empty_staging(stack)
+    kill_mid_staging(stack, FULL, "manual__killed")
+    assert staged(stack) == (0, 0)  # the killed load left nothing behind
     assert stage_events(stack, run_id="manual__killed")["rows"] == lines  # the rerun
     assert staged(stack) == (lines, 0)
 
 
 def test_an_hourly_rerun_after_a_kill_is_exact(fault_stack):
     stack, data, _ = fault_stack
+    empty_staging(stack)
     day = sorted((data / "log_data").rglob("*.json"))[0]
     date = datetime.strptime(day.name[:10], "%Y-%m-%d").replace(hour=12, tzinfo=UTC)
     hour = Window(date, date.replace(hour=13))
     expected = sum(1 for line in day.read_text().split("\n") if line.strip())
+    kill_mid_staging(stack, hour, "scheduled__faults")
+    assert staged(stack) == (0, 0)
     for _ in range(3):
         result = staging.stage(staging.EVENTS, hour, run_id="scheduled__faults", bucket=stack.bucket)
         assert result["rows"] == expected
@@ -150,7 +188,7 @@ def test_an_hourly_rerun_after_a_kill_is_exact(fault_stack):
 def _capture(errors, fn, *args):
     try:
         fn(*args)
-    except Exception as exc:  # noqa: BLE001 - the test inspects it
+    except Exception as exc:  # the test inspects it
         errors.append(exc)
 
 

@@ -17,6 +17,7 @@ import contextlib
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -143,9 +144,28 @@ def show_graph(page) -> None:
     page.locator(".react-flow__node").first.wait_for()
 
 
+def wait_until_stable(page, read, what: str, timeout: float = 30):
+    """Until read(page) gives the same value twice in a row, 250 ms apart: a condition (the
+    thing stopped moving), not a fixed wait. Returns that value."""
+    deadline = time.monotonic() + timeout
+    before = object()
+    while True:
+        value = read(page)
+        if value == before:
+            return value
+        assert time.monotonic() < deadline, f"{what} did not settle within {timeout:.0f}s"
+        before = value
+        page.wait_for_timeout(250)
+
+
+def divider_box(page):
+    return page.locator("[data-panel-resize-handle-id]").first.bounding_box()
+
+
 def wait_until_settled(page) -> None:
+    """Until the page is idle and the graph's nodes have stopped moving (the layout animates)."""
     page.wait_for_load_state("networkidle")
-    page.wait_for_timeout(1000)  # the graph layout animates into place
+    wait_until_stable(page, node_boxes, "the graph layout")
 
 
 def drag_divider(page, to_fraction: float) -> None:
@@ -157,14 +177,14 @@ def drag_divider(page, to_fraction: float) -> None:
     page.mouse.down()
     page.mouse.move(VIEWPORT["width"] * to_fraction, y, steps=10)
     page.mouse.up()
-    page.wait_for_timeout(300)
+    wait_until_stable(page, divider_box, "the divider")
 
 
 def fit_graph(page, collapse_details: bool) -> None:
     """Fit the graph into its panel; first collapse the details panel beside it if asked."""
     if collapse_details:
         page.get_by_role("button", name="Collapse Details Panel").click()
-        page.wait_for_timeout(500)
+        wait_until_stable(page, divider_box, "the collapsing details panel")
     page.get_by_role("button", name="Fit View").click()
     wait_until_settled(page)
 

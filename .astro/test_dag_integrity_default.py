@@ -2,16 +2,19 @@
 
 The check `astro dev parse` and `astro dev pytest` run: every DAG file imports without
 errors (files listed in dag_integrity_exceptions.txt excepted), has tags and retries >= 2.
-Variables and connections are answered with placeholders, so a DAG that looks them up at
-parse time still parses here (ours do not).
+Variables and connections are answered with placeholders while the DAG files are parsed
+(at collection, in get_import_errors and get_dags), so a DAG that looks them up at parse
+time still parses here (ours do not); tests/dags/test_integrity_placeholders.py checks it.
 """
 
 import logging
 import os
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from unittest import mock
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
+from airflow.models import Variable as ModelVariable
 from airflow.sdk import BaseHook, Connection, Variable
 
 
@@ -26,9 +29,27 @@ def suppress_logging(namespace):
         logger.disabled = old_value
 
 
+def _placeholder_variable(key, *args, **kwargs):
+    return "placeholder"
+
+
+def _placeholder_connection(cls, conn_id):
+    return Connection(conn_id=conn_id, conn_type="postgres")
+
+
+@contextmanager
+def placeholder_lookups():
+    """Variable.get and BaseHook.get_connection answer placeholders inside the block only."""
+    with ExitStack() as patches:
+        for variable in (Variable, ModelVariable):
+            patches.enter_context(mock.patch.object(variable, "get", staticmethod(_placeholder_variable)))
+        patches.enter_context(mock.patch.object(BaseHook, "get_connection", classmethod(_placeholder_connection)))
+        yield
+
+
 def get_import_errors():
     """(file path, error) for every file that fails to import, plus (None, None)."""
-    with suppress_logging("airflow"):
+    with suppress_logging("airflow"), placeholder_lookups():
         dag_bag = DagBag()
 
         def strip_path_prefix(path):
@@ -38,7 +59,7 @@ def get_import_errors():
 
 
 def get_dags():
-    with suppress_logging("airflow"):
+    with suppress_logging("airflow"), placeholder_lookups():
         dag_bag = DagBag()
 
     def strip_path_prefix(path):
@@ -51,14 +72,6 @@ def _exceptions():
     path = os.path.join(os.path.dirname(__file__), "dag_integrity_exceptions.txt")
     with open(path) as handle:
         return [line.strip() for line in handle if line.strip() and not line.startswith("#")]
-
-
-@pytest.fixture(autouse=True)
-def placeholder_lookups(monkeypatch):
-    monkeypatch.setattr(Variable, "get", staticmethod(lambda key, *a, **k: "placeholder"), raising=False)
-    monkeypatch.setattr(BaseHook, "get_connection",
-                        classmethod(lambda cls, conn_id: Connection(conn_id=conn_id, conn_type="postgres")),
-                        raising=False)
 
 
 @pytest.mark.parametrize("rel_path,rv", get_import_errors(), ids=[x[0] for x in get_import_errors()])

@@ -16,7 +16,6 @@ from tests.conftest import warehouse
 
 UTC = timezone.utc
 BUCKET = "sparkify-bad-input"
-RUN = "manual__bad-input"
 DAY = "log_data/2018/11/2018-11-15-events.json"
 HOUR = Window(datetime(2018, 11, 15, 13, tzinfo=UTC), datetime(2018, 11, 15, 14, tzinfo=UTC))
 
@@ -50,7 +49,16 @@ def s3(stack):
     return client
 
 
-def stage(stack, s3, source, files: dict[str, bytes], window=HOUR, **kwargs):
+@pytest.fixture
+def run_id(request, stack, s3) -> str:
+    """A run id of this test alone, with no rejects recorded under it yet."""
+    name = f"manual__bad-input__{request.node.name}"
+    with warehouse(stack) as conn:
+        conn.execute("DELETE FROM staging_rejects WHERE run_id = %s", (name,))
+    return name
+
+
+def stage(stack, s3, source, files: dict[str, bytes], run_id: str, window=HOUR, **kwargs):
     """Replace the objects under the source's prefix with ``files``, stage, and return
     (result, staged rows as dicts, rejects as (key, line, reason, raw))."""
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=source.prefix + "/"):
@@ -60,15 +68,15 @@ def stage(stack, s3, source, files: dict[str, bytes], window=HOUR, **kwargs):
         s3.put_object(Bucket=BUCKET, Key=key, Body=body)
     with warehouse(stack) as conn:  # a clean slate: rows of other days' files would stay otherwise
         conn.execute(f"TRUNCATE {source.table}")
-    result = staging.stage(source, window, run_id=RUN, bucket=BUCKET, force=True, **kwargs)
+    result = staging.stage(source, window, run_id=run_id, bucket=BUCKET, force=True, **kwargs)
     with warehouse(stack) as conn:
         cur = conn.execute(f"SELECT * FROM {source.table}")
         rows = [dict(zip([c.name for c in cur.description], r)) for r in cur.fetchall()]
         rejects = conn.execute("SELECT source_key, line_number, reason, raw_text FROM staging_rejects "
                                "WHERE run_id = %s AND staging_table = %s ORDER BY source_key, line_number",
-                               (RUN, source.table)).fetchall()
-    # Nothing lost, nothing twice: each record is staged or rejected, once.
-    assert result["records"] == result["rows"] + result["rejected"] == len(rows) + len(rejects)
+                               (run_id, source.table)).fetchall()
+    # What the result reports is what the tables hold.
+    assert (result["rows"], result["rejected"]) == (len(rows), len(rejects))
     return result, rows, rejects
 
 
@@ -123,73 +131,76 @@ LOG_CASES = {
 
 
 @pytest.mark.parametrize("name", LOG_CASES)
-def test_log_file_cases(stack, s3, name):
+def test_log_file_cases(stack, s3, run_id, name):
     content, staged, expected = LOG_CASES[name]
-    result, rows, rejects = stage(stack, s3, staging.EVENTS, {DAY: content}, **lenient())
-    assert result["records"] == count_records(content)
-    assert len(rows) == staged
+    result, rows, rejects = stage(stack, s3, staging.EVENTS, {DAY: content}, run_id, **lenient())
+    # Nothing lost, nothing twice: the file's records, the rows its valid ones make, its rejects.
+    assert result["records"] == count_records(content) == staged + len(expected)
+    assert (result["rows"], len(rows)) == (staged, staged)
+    assert result["rejected"] == len(expected)
     assert_rejects(rejects, expected)
     assert all(key == DAY for key, *_ in rejects)
     assert all(raw for *_, raw in rejects), "the raw text of every reject is kept"
 
 
-def test_non_ascii_and_types_survive(stack, s3):
-    _, rows, _ = stage(stack, s3, staging.EVENTS, {DAY: event(userId=15, ts="1542288600796")})
+def test_non_ascii_and_types_survive(stack, s3, run_id):
+    _, rows, _ = stage(stack, s3, staging.EVENTS, {DAY: event(userId=15, ts="1542288600796")}, run_id)
     (row,) = rows
     assert row["artist"] == "Sigur Rós" and row["song"] == "Hoppípolla"
     assert row["userid"] == "15" and row["ts"] == 1542288600796 and row["registration"] == 1540919166796.0
 
 
-def test_duplicates_are_staged_as_found(stack, s3):
+def test_duplicates_are_staged_as_found(stack, s3, run_id):
     """The same record twice in a file and again in another file: staging keeps what the
     source has (3 rows); the loads collapse them (see test_duplicates_load_once)."""
     files = {DAY: event() + b"\n" + event(), "log_data/2018/11/2018-11-16-events.json": event()}
-    result, rows, rejects = stage(stack, s3, staging.EVENTS, files, window=Window())
+    result, rows, rejects = stage(stack, s3, staging.EVENTS, files, run_id, window=Window())
     assert (len(rows), len(rejects), result["objects"]) == (3, 0, 2)
 
 
-def test_duplicates_load_once(stack, s3):
+def test_duplicates_load_once(stack, s3, run_id):
     import jinja2
 
     files = {DAY: event() + b"\n" + event(), "log_data/2018/11/2018-11-16-events.json": event()}
-    stage(stack, s3, staging.EVENTS, files, window=Window())
+    stage(stack, s3, staging.EVENTS, files, run_id, window=Window())
     template = (staging.config.SQL_DIR / "load/songplays.sql").read_text()
     select = jinja2.Template(template).render(run_window=Window.from_run, dag_run=None)  # a full load
     with warehouse(stack) as conn:
         assert conn.execute(f"SELECT COUNT(*), COUNT(DISTINCT songplay_id) FROM ({select}) AS s").fetchone() == (1, 1)
 
 
-def test_missing_day_file_stages_nothing_with_a_warning(stack, s3, caplog):
+def test_missing_day_file_stages_nothing_with_a_warning(stack, s3, run_id, caplog):
     with caplog.at_level(logging.WARNING):
-        result, rows, rejects = stage(stack, s3, staging.EVENTS, {"log_data/2018/11/2018-11-16-events.json": event()})
+        result, rows, rejects = stage(stack, s3, staging.EVENTS, {"log_data/2018/11/2018-11-16-events.json": event()},
+                                      run_id)
     assert rows == [] and rejects == [] and result["missing_keys"] == [DAY]
     assert f"No source object s3://{BUCKET}/{DAY} for this window" in caplog.text
 
 
-def test_over_the_threshold_fails_naming_object_and_line(stack, s3):
+def test_over_the_threshold_fails_naming_object_and_line(stack, s3, run_id):
     content = b"\n".join([event(itemInSession=i) for i in range(9)] + [b"{oops"])
     with pytest.raises(staging.StagingError) as failure:
-        stage(stack, s3, staging.EVENTS, {DAY: content}, max_reject_fraction=0.05)
+        stage(stack, s3, staging.EVENTS, {DAY: content}, run_id, max_reject_fraction=0.05)
     message = str(failure.value)
     assert f"s3 object {DAY} line 10: malformed JSON" in message
     assert "1 of 10 records rejected (10.00%)" in message and "SPARKIFY_MAX_REJECT_FRACTION" in message
     with warehouse(stack) as conn:  # the rejects stay for inspection, the good rows are staged
-        assert conn.execute("SELECT COUNT(*) FROM staging_rejects WHERE run_id = %s", (RUN,)).fetchone()[0] == 1
+        assert conn.execute("SELECT COUNT(*) FROM staging_rejects WHERE run_id = %s", (run_id,)).fetchone()[0] == 1
         assert conn.execute("SELECT COUNT(*) FROM staging_events").fetchone()[0] == 9
 
 
-def test_under_the_threshold_warns_and_continues(stack, s3, caplog):
+def test_under_the_threshold_warns_and_continues(stack, s3, run_id, caplog):
     content = b"\n".join([event(itemInSession=i) for i in range(9)] + [b"{oops"])
     with caplog.at_level(logging.WARNING):
-        result, rows, rejects = stage(stack, s3, staging.EVENTS, {DAY: content}, max_reject_fraction=0.2)
+        result, rows, rejects = stage(stack, s3, staging.EVENTS, {DAY: content}, run_id, max_reject_fraction=0.2)
     assert len(rows) == 9 and len(rejects) == 1
     assert f"s3 object {DAY} line 10: malformed JSON" in caplog.text
 
 
-def test_restaging_a_run_never_repeats_rejects(stack, s3):
+def test_restaging_a_run_never_repeats_rejects(stack, s3, run_id):
     content = event() + b"\n{bad"
     for _ in range(3):
-        _, rows, rejects = stage(stack, s3, staging.EVENTS, {DAY: content}, **lenient())
+        _, rows, rejects = stage(stack, s3, staging.EVENTS, {DAY: content}, run_id, **lenient())
     assert len(rows) == 1 and len(rejects) == 1
 
 
@@ -214,52 +225,54 @@ SONG_CASES = {
 
 
 @pytest.mark.parametrize("name", SONG_CASES)
-def test_song_file_cases(stack, s3, name):
+def test_song_file_cases(stack, s3, run_id, name):
     content, staged, expected = SONG_CASES[name]
-    result, rows, rejects = stage(stack, s3, staging.SONGS, {SONG_KEY: content}, window=Window(), **lenient())
-    assert result["records"] == count_records(content)
-    assert len(rows) == staged
+    result, rows, rejects = stage(stack, s3, staging.SONGS, {SONG_KEY: content}, run_id, window=Window(),
+                                  **lenient())
+    assert result["records"] == count_records(content) == staged + len(expected)
+    assert (result["rows"], len(rows)) == (staged, staged)
+    assert result["rejected"] == len(expected)
     assert_rejects(rejects, expected)
     if name == "title as a number":
         assert rows[0]["title"] == "66"
 
 
-def test_keys_that_are_not_json_are_ignored_and_reported(stack, s3, caplog):
+def test_keys_that_are_not_json_are_ignored_and_reported(stack, s3, run_id, caplog):
     files = {SONG_KEY: song(), "song_data/_SUCCESS": b"", "song_data/A/.DS_Store": b"\x00\x00\x00\x01Bud1"}
     with caplog.at_level(logging.WARNING):
-        result, rows, rejects = stage(stack, s3, staging.SONGS, files, window=Window())
+        result, rows, rejects = stage(stack, s3, staging.SONGS, files, run_id, window=Window())
     assert len(rows) == 1 and rejects == []
     assert sorted(result["ignored_keys"]) == ["song_data/A/.DS_Store", "song_data/_SUCCESS"]
     assert "not .json" in caplog.text
 
 
-def test_duplicate_songs_load_once(stack, s3):
+def test_duplicate_songs_load_once(stack, s3, run_id):
     files = {SONG_KEY: song(), "song_data/A/Y/Y/TRAYYYY128F1234567.json": song()}
-    _, rows, _ = stage(stack, s3, staging.SONGS, files, window=Window())
+    _, rows, _ = stage(stack, s3, staging.SONGS, files, run_id, window=Window())
     assert len(rows) == 2
     with warehouse(stack) as conn:
         select = (staging.config.SQL_DIR / "load/songs.sql").read_text()
         assert conn.execute(f"SELECT COUNT(*) FROM ({select}) AS s").fetchone()[0] == 1
 
 
-def test_an_hourly_load_replaces_only_its_day_file(stack, s3):
+def test_an_hourly_load_replaces_only_its_day_file(stack, s3, run_id):
     """Runs of different days stage side by side: staging day 16 keeps day 15's rows, and
     restaging day 15 replaces them instead of adding a second copy."""
     day16 = "log_data/2018/11/2018-11-16-events.json"
     files = {DAY: event() + b"\n" + event(itemInSession=4), day16: event(ts=1542375000796)}
-    stage(stack, s3, staging.EVENTS, files)  # the hour of day 15
+    stage(stack, s3, staging.EVENTS, files, run_id)  # the hour of day 15
     staging.stage(staging.EVENTS, Window(datetime(2018, 11, 16, 13, tzinfo=UTC), datetime(2018, 11, 16, 14,
                                                                                           tzinfo=UTC)),
-                  run_id=RUN, bucket=BUCKET)
-    staging.stage(staging.EVENTS, HOUR, run_id=RUN, bucket=BUCKET)
+                  run_id=run_id, bucket=BUCKET)
+    staging.stage(staging.EVENTS, HOUR, run_id=run_id, bucket=BUCKET)
     with warehouse(stack) as conn:
         by_key = dict(conn.execute("SELECT source_key, COUNT(*) FROM staging_events GROUP BY 1").fetchall())
     assert by_key == {DAY: 2, day16: 1}
 
 
-def test_log_keys_that_are_not_json_are_ignored_in_a_full_load(stack, s3, caplog):
+def test_log_keys_that_are_not_json_are_ignored_in_a_full_load(stack, s3, run_id, caplog):
     files = {DAY: event(), "log_data/_SUCCESS": b"", "log_data/2018/.DS_Store": b"\x00\x00\x00\x01Bud1"}
     with caplog.at_level(logging.WARNING):
-        result, rows, rejects = stage(stack, s3, staging.EVENTS, files, window=Window())
+        result, rows, rejects = stage(stack, s3, staging.EVENTS, files, run_id, window=Window())
     assert len(rows) == 1 and rejects == []
     assert sorted(result["ignored_keys"]) == ["log_data/2018/.DS_Store", "log_data/_SUCCESS"]

@@ -49,8 +49,13 @@ def staged_ids(stack) -> set[str]:
         return {r[0] for r in conn.execute("SELECT song_id FROM staging_songs").fetchall()}
 
 
-def stage(window: Window, run_id: str, force: bool = False) -> dict:
-    return staging.stage(staging.SONGS, window, run_id=run_id, bucket=BUCKET, force=force)
+def run_id(name: str) -> str:
+    """A run id no other test module uses."""
+    return f"catalog_check__{name}"
+
+
+def stage(window: Window, run: str, force: bool = False) -> dict:
+    return staging.stage(staging.SONGS, window, run_id=run_id(run), bucket=BUCKET, force=force)
 
 
 def test_hourly_runs_between_checks_do_not_list_the_catalog(stack, s3, monkeypatch):
@@ -79,10 +84,10 @@ def test_hourly_runs_between_checks_do_not_list_the_catalog(stack, s3, monkeypat
     again = stage(HOUR, "scheduled__15")  # due again, nothing changed: listed, kept, marked checked
     assert again["skipped_unchanged"] and len(listings) == 2
     with warehouse(stack) as conn:
-        run_id, staged_at, checked_at = conn.execute(
+        manifest_run, staged_at, checked_at = conn.execute(
             "SELECT run_id, staged_at, checked_at FROM staging_manifest WHERE staging_table = 'staging_songs'"
         ).fetchone()
-    assert run_id == "scheduled__14" and checked_at > staged_at
+    assert manifest_run == run_id("scheduled__14") and checked_at > staged_at
 
 
 def test_a_full_load_or_a_forced_restage_always_checks(stack, s3):

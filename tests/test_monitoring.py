@@ -1,7 +1,8 @@
 """Monitoring without a scheduler: a failed data-quality check is recorded in dq_history and
 e-mailed for real (to an SMTP server started here) through the task's failure callback;
 with no channel configured an alert is a log line and no error; the lateness deadline is on
-the DAG with the configured interval, and its callback e-mails when invoked."""
+the DAG with the configured interval, and its callback e-mails when invoked; the report
+`make run` prints shows the data-quality history and the daily listening figures."""
 
 from __future__ import annotations
 
@@ -69,21 +70,27 @@ def schema(stack):
     return stack
 
 
-def failing_check_dag():
-    """The real final_project, cut down to its songplay_users_exist check, with no retries."""
+def failing_check_dag(task_ids: tuple[str, ...] = (CHECK_TASK,)):
+    """The real final_project, cut down to some of its checks (songplay_users_exist alone by
+    default), with no retries."""
     from airflow.dag_processing.dagbag import DagBag
 
-    dag = DagBag().dags["final_project"].partial_subset(task_ids=[CHECK_TASK], include_upstream=False)
-    dag.get_task(CHECK_TASK).retries = 0
+    dag = DagBag().dags["final_project"].partial_subset(task_ids=list(task_ids), include_upstream=False)
+    for task in dag.tasks:
+        task.retries = 0
     return dag
 
 
-def test_failed_check_is_recorded_and_emailed_once(airflow_db, schema, smtp_server):
-    with warehouse(schema) as conn:
-        orphans_before = conn.execute("SELECT COUNT(*) FROM songplays WHERE user_id NOT IN "
-                                      "(SELECT user_id FROM users)").fetchone()[0]
+def insert_orphan(stack) -> None:
+    """songplays holding one play, of a user that is not in users."""
+    with warehouse(stack) as conn:
+        conn.execute("TRUNCATE songplays, users")
         conn.execute("INSERT INTO songplays (songplay_id, start_time, user_id) "
                      "VALUES (%s, TIMESTAMP '2018-11-15 10:00:00', -4242)", (ORPHAN,))
+
+
+def test_failed_check_is_recorded_and_emailed_once(airflow_db, schema, smtp_server):
+    insert_orphan(schema)
     try:
         dag = failing_check_dag()
         assert [t.task_id for t in dag.tasks] == [CHECK_TASK]
@@ -92,7 +99,7 @@ def test_failed_check_is_recorded_and_emailed_once(airflow_db, schema, smtp_serv
         with warehouse(schema) as conn:
             conn.execute("DELETE FROM songplays WHERE songplay_id = %s", (ORPHAN,))
     assert dr.state == "failed"
-    figure = f"songplays without a user: {orphans_before + 1}"
+    figure = "songplays without a user: 1"
 
     # Exactly one e-mail, to the configured recipient, naming DAG, run, task and the failed check.
     assert len(smtp_server.messages) == 1, [m[2]["Subject"] for m in smtp_server.messages]
@@ -102,6 +109,10 @@ def test_failed_check_is_recorded_and_emailed_once(airflow_db, schema, smtp_serv
     assert "final_project" in subject and CHECK_TASK in subject and dr.run_id in subject and "failed" in subject
     for needle in ("final_project", dr.run_id, CHECK_TASK, "every songplay&#x27;s user exists in users", figure):
         assert needle in body, needle
+    from dev.stack import AWS_KEY_ID, AWS_SECRET, PG_PASSWORD
+
+    for secret in (PG_PASSWORD, AWS_SECRET, AWS_KEY_ID):  # the secrets of the connections in play
+        assert secret not in subject and secret not in message.as_string()
 
     # The failed check is in the history, with the value found, before the task failed.
     with warehouse(schema) as conn:
@@ -190,20 +201,124 @@ def test_late_run_callback_emails_the_run(smtp_server):
     assert "2018-11-02 05:45:03+00:00" in body and "scheduled" in body and "2018-11-02T04:00:00+00:00" in body
 
 
-def test_make_run_report_shows_the_dq_history(schema):
-    """The report's data-quality section reads dq_history (here: what the tests above left)."""
-    from dev.report import daily_listening_lines, dq_history_lines
+def minutes_between(start: datetime, end: datetime) -> set[str]:
+    """Every minute from start to end, as the report prints a time."""
+    minute = start.replace(second=0, microsecond=0)
+    out = set()
+    while minute <= end:
+        out.add(f"{minute:%Y-%m-%d %H:%M}")
+        minute += timedelta(minutes=1)
+    return out
 
+
+def test_make_run_report_shows_the_dq_history(airflow_db, schema, monkeypatch):
+    """The report's data-quality section, from the dq_history of two runs of songplays' row count
+    and user checks: the first with an orphan play (the user check fails), the second without."""
+    from dev.dagtest import run_dag_test
+    from dev.report import dq_history_lines
+
+    for name in ("SPARKIFY_ALERT_EMAILS", "AIRFLOW_CONN_SMTP_DEFAULT", "AIRFLOW_CONN_SLACK_API_DEFAULT"):
+        monkeypatch.delenv(name, raising=False)
     with warehouse(schema) as conn:
-        recorded = conn.execute("SELECT table_name, check_name, COUNT(*), SUM(CASE WHEN passed THEN 0 ELSE 1 END) "
-                                "FROM dq_history GROUP BY table_name, check_name").fetchall()
+        conn.execute("TRUNCATE dq_history")
+    assert dq_history_lines(schema.warehouse_dsn()) == ["  (no results recorded yet)"]
+
+    dag = failing_check_dag(("Run_data_quality_checks.songplays_not_empty", CHECK_TASK))
+    insert_orphan(schema)
+    first_start = datetime.now(timezone.utc).replace(tzinfo=None)
+    try:
+        first = run_dag_test(dag)
+    finally:
+        first_end = datetime.now(timezone.utc).replace(tzinfo=None)
+        with warehouse(schema) as conn:
+            conn.execute("DELETE FROM songplays WHERE songplay_id = %s", (ORPHAN,))
+            conn.execute("INSERT INTO users (user_id, last_seen_at) VALUES (15, TIMESTAMP '2018-11-15 10:00:00')")
+            conn.execute("INSERT INTO songplays (songplay_id, start_time, user_id) "
+                         "VALUES ('probe-monitoring-play', TIMESTAMP '2018-11-15 10:00:00', 15)")
+    second = run_dag_test(dag)
+    assert (first.state, second.state) == ("failed", "success")
+
     lines = dq_history_lines(schema.warehouse_dsn())
-    assert len(lines) == max(len(recorded), 1)
-    for table, check, results, failed in recorded:
-        (line,) = [x for x in lines if x.split()[1:3] == [table, check]]
-        assert f"{results:>4} results" in line and f"{failed:>3} failed" in line
-        assert line.lstrip().startswith("FAIL" if failed else "PASS")
-    assert daily_listening_lines(schema.warehouse_dsn())
+    # Ordered by table, then check: the row count passed twice (its latest value: 1, true);
+    # the user check failed once then passed, so it is FAIL, with when it last failed.
+    assert lines[0] == ("  PASS  songplays       row_count_check                 2 results,    2 passed,   0 failed; "
+                        "latest: 1 (all truthy)")
+    prefix = ("  FAIL  songplays       songplay_users_exist            2 results,    1 passed,   1 failed; "
+              "latest: songplays without a user: 0 (all truthy), last failed ")
+    assert lines[1].startswith(prefix), lines[1]
+    assert lines[1][len(prefix):] in minutes_between(first_start, first_end), lines[1]
+    assert len(lines) == 2, lines
+
+
+# Songs and NextSong events for the daily listening section: three days; user 1 turns paid
+# on the second day; "Nowhere" is in no catalog (counted in the totals, never on top).
+SONGS = [
+    {"song_id": "SOAAAAA12A8C100001", "title": "Alpha", "artist_id": "ARAAAAA1187B9A0001", "artist_name": "Ann",
+     "duration": 200.0},
+    {"song_id": "SOBBBBB12A8C100002", "title": "Beta", "artist_id": "ARBBBBB1187B9A0002", "artist_name": "Bob",
+     "duration": 180.0},
+    {"song_id": "SOCCCCC12A8C100003", "title": "Gamma", "artist_id": "ARAAAAA1187B9A0001", "artist_name": "Ann",
+     "duration": 150.0},
+]
+PLAYS = [  # (user, level, UTC time, title)
+    (1, "free", "2018-11-14 10:00", "Alpha"), (1, "free", "2018-11-14 10:05", "Beta"),
+    (2, "paid", "2018-11-14 11:00", "Beta"), (2, "paid", "2018-11-14 11:05", "Nowhere"),
+    (1, "paid", "2018-11-15 09:00", "Alpha"), (1, "paid", "2018-11-15 09:04", "Gamma"),
+    (3, "free", "2018-11-15 12:00", "Beta"),
+    (3, "free", "2018-11-16 08:00", "Nowhere"),
+]
+
+
+def listening_data() -> tuple[list[dict], list[dict]]:
+    """(events, songs) in the shape of the JSON files."""
+    songs = [{**s, "year": 2000, "num_songs": 1, "artist_location": None, "artist_latitude": None,
+              "artist_longitude": None} for s in SONGS]
+    by_title = {s["title"]: s for s in SONGS}
+    events = []
+    for item, (user, level, when, title) in enumerate(PLAYS):
+        song = by_title.get(title, {"artist_name": "Nobody", "duration": 100.0})
+        ts = int(datetime.strptime(when, "%Y-%m-%d %H:%M").replace(tzinfo=timezone.utc).timestamp() * 1000)
+        events.append({"artist": song["artist_name"], "song": title, "length": song["duration"], "page": "NextSong",
+                       "userId": str(user), "level": level, "sessionId": user, "itemInSession": item, "ts": ts,
+                       "firstName": f"User{user}", "lastName": "Probe", "gender": "F", "location": "Chicago, IL",
+                       "userAgent": "Mozilla/5.0"})
+    return events, songs
+
+
+def test_make_run_report_shows_the_daily_listening(schema):
+    """The report's daily listening section: daily_listening built from a star schema holding
+    the plays above, and its lines, newest day first."""
+    from dev.report import daily_listening_lines
+    from tests import expected as ex
+
+    events, songs = listening_data()
+    with warehouse(schema) as conn:
+        conn.execute("TRUNCATE songplays, users, songs, artists, daily_listening")
+    assert daily_listening_lines(schema.warehouse_dsn()) == [
+        "  (not built yet: sparkify_analytics runs after final_project)"]
+
+    star = {("songplays", "songplay_id"): ex.songplays(events, songs), ("users", "user_id"): ex.users(events),
+            ("songs", "song_id"): ex.songs_table(songs), ("artists", "artist_id"): ex.artists_table(songs)}
+    with warehouse(schema) as conn:
+        for (table, key), rows in star.items():
+            columns = [key, *next(iter(rows.values()))]
+            values = ", ".join(["%s"] * len(columns))
+            with conn.cursor() as cur:
+                cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})",
+                                [(k, *(row[c] for c in columns[1:])) for k, row in rows.items()])
+        # What Build_daily_listening runs (include/sparkify/analytics.py).
+        conn.execute("INSERT INTO daily_listening " + (config.SQL_DIR / "analytics/daily_listening.sql").read_text())
+        built = conn.execute("SELECT play_date, plays, listeners, paid_plays, free_plays, paid_share, "
+                             "paid_listeners_now, top_song_id, top_song_title, top_song_plays, top_artist_id, "
+                             "top_artist_name, top_artist_plays FROM daily_listening").fetchall()
+    assert {r[0]: tuple(r[1:]) for r in built} == ex.daily_listening(events, songs)
+
+    # Per day: plays, listeners, the paid share of plays, the top song and artist (ties: smallest id).
+    assert daily_listening_lines(schema.warehouse_dsn()) == [
+        "  2018-11-16       1 plays     1 listeners  paid 0%  top song: -  top artist: -",
+        "  2018-11-15       3 plays     2 listeners  paid 67%  top song: Alpha  top artist: Ann",
+        "  2018-11-14       4 plays     2 listeners  paid 50%  top song: Beta  top artist: Bob",
+    ]
 
 
 def test_slack_connection_gets_the_alert(monkeypatch):
@@ -239,8 +354,14 @@ def test_slack_connection_gets_the_alert(monkeypatch):
             "extra": {"base_url": f"http://127.0.0.1:{server.server_port}/api/"}}))
         ti = SimpleNamespace(dag_id="final_project", task_id="Stage_events", run_id="scheduled__2018-11-01T05",
                              try_number=2, log_url=None)
+        # Airflow registers a connection's password with its secrets masker when a task reads
+        # the connection; an error text quoting it must not carry it into the alert.
+        from airflow.sdk._shared.secrets_masker import mask_secret
+
+        secret = "warehouse-pw-in-an-error-4242"
+        mask_secret(secret)
         ON_FAILURE({"ti": ti, "dag_run": SimpleNamespace(data_interval_start=None, data_interval_end=None),
-                    "exception": RuntimeError("S3 unreachable")})
+                    "exception": RuntimeError(f"S3 unreachable; retried with postgresql://u:{secret}@db/x")})
     finally:
         server.shutdown()
     assert len(posts) == 1
@@ -249,3 +370,4 @@ def test_slack_connection_gets_the_alert(monkeypatch):
     assert payload["channel"] == "#sparkify-probe"
     assert payload["text"].startswith("[Sparkify] final_project.Stage_events failed (run scheduled__2018-11-01T05)")
     assert "RuntimeError: S3 unreachable" in payload["text"]
+    assert secret not in json.dumps(payload) and "postgresql://u:***@db/x" in payload["text"]

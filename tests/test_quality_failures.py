@@ -30,7 +30,8 @@ def checks_by_name():
 
 def test_orphan_songplay_fails_with_the_figure(schema):
     op = checks_by_name()["songplay_users_exist"]
-    with warehouse(schema) as conn:
+    with warehouse(schema) as conn:  # songplays holding one play, of a user that is not in users
+        conn.execute("TRUNCATE songplays, users")
         conn.execute("INSERT INTO songplays (songplay_id, start_time, user_id) "
                      "VALUES ('probe-orphan', TIMESTAMP '2018-11-15 10:00:00', -42)")
     try:
@@ -47,7 +48,8 @@ def test_orphan_songplay_fails_with_the_figure(schema):
 
 def test_empty_table_fails_naming_table_and_value(schema):
     with warehouse(schema) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS dq_probe_empty (id INTEGER)")
+        conn.execute("DROP TABLE IF EXISTS dq_probe_empty")
+        conn.execute("CREATE TABLE dq_probe_empty (id INTEGER)")
     op = not_empty("dq_probe_empty")
     try:
         with pytest.raises(Exception) as failure:
@@ -61,7 +63,8 @@ def test_empty_table_fails_naming_table_and_value(schema):
 
 def test_null_keys_fail_naming_column_and_count(schema):
     with warehouse(schema) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS dq_probe_keys (artist_id VARCHAR(32))")
+        conn.execute("DROP TABLE IF EXISTS dq_probe_keys")
+        conn.execute("CREATE TABLE dq_probe_keys (artist_id VARCHAR(32))")
         conn.execute("INSERT INTO dq_probe_keys VALUES ('A'), ('A'), (NULL)")
     op = keys_valid("dq_probe_keys", column_mapping("artists"))
     try:

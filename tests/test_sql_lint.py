@@ -24,12 +24,13 @@ def test_sqlfluff_redshift_clean():
 
 
 def test_sqlfluff_would_catch_a_violation(tmp_path):
-    bad = REPO / "include/sql/load/_lint_probe.sql"
+    """A probe file outside the source tree, linted with the project's .sqlfluff: lower-case
+    keywords (CP01 under the project's upper-case policy) and a double space (LT01)."""
+    bad = tmp_path / "_lint_probe.sql"
     bad.write_text("select userId,  ts from staging_events\n")
-    try:
-        proc = subprocess.run([sys.executable, "-m", "sqlfluff", "lint", "--format", "json", str(bad)],
-                              cwd=REPO, capture_output=True, text=True)
-    finally:
-        bad.unlink()
-    assert proc.returncode != 0
-    assert json.loads(proc.stdout)[0]["violations"]
+    proc = subprocess.run([sys.executable, "-m", "sqlfluff", "lint", "--format", "json",
+                           "--config", str(REPO / ".sqlfluff"), str(bad)],
+                          cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode != 0, proc.stderr
+    codes = {v["code"] for v in json.loads(proc.stdout)[0]["violations"]}
+    assert {"CP01", "LT01"} <= codes, codes

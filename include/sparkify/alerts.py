@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from airflow.sdk import BaseNotifier
+from airflow.sdk._shared.secrets_masker import redact
 
 from include.sparkify import config
 from include.sparkify.config import AlertSettings
@@ -132,7 +133,10 @@ def task_alert(context: dict, event: str) -> Alert:
     start, end = getattr(dag_run, "data_interval_start", None), getattr(dag_run, "data_interval_end", None)
     lines.append(("Data interval", f"{start} to {end}" if start else "none (a full load)"))
     if error is not None:
-        lines.append(("Error", f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)))
+        text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
+        # An error text can quote a DSN or a key: mask every secret Airflow knows of (the
+        # passwords of connections the task used are registered when they are read).
+        lines.append(("Error", str(redact(text))))
     if getattr(ti, "log_url", None):
         lines.append(("Log", ti.log_url))
     return Alert(f"[Sparkify] {dag_id}.{task_id} {event} (run {run_id})", lines)

@@ -1,30 +1,42 @@
 """
 ### create_tables
 
-Creates the Sparkify warehouse schema: the staging tables, the star schema
-(`songplays`, `users`, `songs`, `artists`, `time`) and the bookkeeping tables
+Brings the Sparkify warehouse schema to the newest version: the staging tables, the star
+schema (`songplays`, `users`, `songs`, `artists`, `time`), the bookkeeping tables
 (`staging_manifest`, `staging_rejects`), the data-quality history (`dq_history`) and the
-analytics table (`daily_listening`). Every statement is idempotent
-(`CREATE TABLE IF NOT EXISTS`), so the DAG can run again at any time.
+analytics table (`daily_listening`).
 
-It runs once when first unpaused, and whenever triggered by hand. On success it
-emits the **sparkify_warehouse_schema** asset, which triggers `final_project` to do
-a full load of everything in the bucket.
+**How.** `Create_tables` applies the versioned migrations of `include/sql/migrations/`
+(`0001_initial.sql`, `0002_…`) that the warehouse has not applied yet, in order, each in its
+own transaction, and records each in the table `schema_migrations` (version, file, SHA-256,
+when, this run's id). An applied migration that was edited since fails the task before
+anything is applied. A warehouse built by a release before the migrations (tables there,
+no `schema_migrations`) is adopted: the migrations it already has are recorded as applied
+("baseline") without running them. Running the DAG again is safe: with nothing pending it
+changes nothing. The runner is `include/sparkify/migrations.py`; the current schema, one
+readable file per table, is `include/sql/ddl/` (a test keeps it equal to the migrations).
 
-The DDL lives in `include/sql/ddl/`, one file per table.
+**When it emits the schema asset.** `Stop_execution` emits **sparkify_warehouse_schema**,
+which triggers a `final_project` full load, only when this run changed the schema: a
+migration was applied or a warehouse was adopted. The event's extra carries
+`{"schema_version": N, "applied": [files], "baselined": [files]}`. When nothing was
+pending, `Stop_execution` is skipped and emits nothing, so rerunning `create_tables` never
+reloads everything. For a full load on demand, trigger `final_project` by hand without a
+logical date.
+
+It runs once when first unpaused (`@once`), and whenever triggered by hand: after a
+deployment that adds a migration (see docs/operations.md, *Schema migrations*).
 """
 
 from __future__ import annotations
 
-from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import chain, dag
+from airflow.sdk import BaseHook, chain, dag, task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from include.sparkify import config
 from include.sparkify.alerts import DEFAULT_ARGS
-
-# Every CREATE TABLE in include/sql/ddl/ (the warehouse, bookkeeping, dq_history, analytics).
-DDL = sorted(path.stem for path in (config.SQL_DIR / "ddl").glob("*.sql"))
+from include.sparkify.migrations import apply_migrations
 
 
 @dag(
@@ -32,27 +44,34 @@ DDL = sorted(path.stem for path in (config.SQL_DIR / "ddl").glob("*.sql"))
     schedule="@once",
     start_date=config.START_DATE,
     catchup=False,
+    max_active_runs=1,  # one migration runner at a time
     default_args=DEFAULT_ARGS,
-    template_searchpath=[str(config.SQL_DIR)],
     tags=["sparkify", "redshift", "ddl"],
     doc_md=__doc__,
 )
 def create_tables():
     begin = EmptyOperator(task_id="Begin_execution")
 
-    create = SQLExecuteQueryOperator(
-        task_id="Create_tables",
-        conn_id=config.REDSHIFT_CONN_ID,
-        sql=[f"ddl/{table}.sql" for table in DDL],
-        autocommit=False,
-        split_statements=False,
-        return_last=False,
-        show_return_value_in_logs=False,
-    )
+    @task(task_id="Create_tables")
+    def migrate(run_id: str | None = None) -> dict:
+        """Applies the pending migrations; returns the schema version and what changed."""
+        conn = BaseHook.get_connection(config.REDSHIFT_CONN_ID).get_hook().get_conn()
+        try:
+            return apply_migrations(conn, run_id=run_id)
+        finally:
+            conn.close()
 
-    stop = EmptyOperator(task_id="Stop_execution", outlets=[config.SCHEMA_READY])
+    @task(task_id="Stop_execution", outlets=[config.SCHEMA_READY])
+    def announce(result: dict, outlet_events=None) -> None:
+        """Emits the schema asset only when the schema changed (see the DAG's doc)."""
+        if not result["applied"] and not result["baselined"]:
+            raise AirflowSkipException(f"The schema is already at version {result['version']}: no asset event.")
+        outlet_events[config.SCHEMA_READY].extra = {
+            "schema_version": result["version"], "applied": result["applied"], "baselined": result["baselined"],
+        }
 
-    chain(begin, create, stop)
+    migrated = migrate()
+    chain(begin, migrated, announce(migrated))
 
 
 create_tables()

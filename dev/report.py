@@ -60,16 +60,19 @@ def daily_listening_lines(dsn: str) -> list[str]:
     return lines or ["  (not built yet: sparkify_analytics runs after final_project)"]
 
 
-def report(stack: Stack, api, full_load: dict, hourly_runs: list[dict]) -> str:
+def report(stack: Stack, api, full_load: dict | None, hourly_runs: list[dict]) -> str:
     counts = table_counts(stack.warehouse_dsn())
     lines = ["", "=" * 72, "Sparkify pipeline: local run report", "=" * 72]
-    lines.append(f"Full load (asset-triggered) {full_load['dag_run_id']}: {full_load['state']}")
+    if full_load:
+        lines.append(f"Full load {full_load['dag_run_id']} ({full_load['run_type']}): {full_load['state']}")
+    else:
+        lines.append("Full load: none this time (the schema was current and nothing new was uploaded)")
     ok = sum(r["state"] == "success" for r in hourly_runs)
     lines.append(f"Hourly runs of the window: {ok} of {len(hourly_runs)} succeeded")
     lines += ["", "Rows per table:"]
     lines += [f"  {table:<16}{n:>10,}" for table, n in counts.items()]
     lines += ["", "Data-quality checks (full load + hourly runs):"]
-    for name, result in sorted(check_results(api, [full_load, *hourly_runs]).items()):
+    for name, result in sorted(check_results(api, [r for r in [full_load, *hourly_runs] if r]).items()):
         status = "PASS" if not result["failed"] else "FAIL"
         lines.append(f"  {status}  {name:<28} passed {result['passed']}, failed {result['failed']}")
     lines += ["", "Data-quality history (table dq_history, every check of every run; see docs/operations.md):"]

@@ -104,44 +104,26 @@ def data_dir(stack: Stack) -> Path:
     return sample
 
 
-def schema_version() -> str:
-    """A digest of include/sql/ddl/: CREATE TABLE IF NOT EXISTS cannot change a table."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for path in sorted((REPO / "include" / "sql" / "ddl").glob("*.sql")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def reset_if_source_changed(stack: Stack, source: Path) -> None:
     """The local warehouse keeps its tables between runs. When make run is pointed at another
-    data set, empty them so the report shows that data set only; when the DDL changed since
-    they were created, drop them so create_tables builds them anew. Either way the bucket is
-    emptied too, so the upload that follows triggers create_tables and a new full load."""
+    data set, empty them (not `schema_migrations`: the schema stays as migrated) so the report
+    shows that data set only, and empty the bucket too, so the upload that follows brings a
+    new full load."""
     marker = stack.state_dir / "data_source"
-    schema_marker = stack.state_dir / "schema_version"
     previous = marker.read_text().strip() if marker.exists() else None
-    previous_schema = schema_marker.read_text().strip() if schema_marker.exists() else None
-    source_changed = previous is not None and previous != str(source)
-    schema_changed = previous is not None and previous_schema != schema_version()
-    if source_changed or schema_changed:
+    if previous is not None and previous != str(source):
         import psycopg
 
-        if schema_changed:
-            say("The table definitions (include/sql/ddl) changed: dropping the local warehouse tables ...")
-        else:
-            say(f"The data set changed (was {previous}): emptying the local warehouse tables ...")
+        say(f"The data set changed (was {previous}): emptying the local warehouse tables ...")
         with psycopg.connect(stack.warehouse_dsn(), autocommit=True) as conn:
             tables = [r[0] for r in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()]
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+            ).fetchall()]
             if tables:
-                verb = "DROP TABLE" if schema_changed else "TRUNCATE"
-                conn.execute(f"{verb} " + ", ".join(f'"{t}"' for t in tables))
+                conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables))
         stack.stop_s3()  # and the bucket: moto keeps objects in memory
         stack.start_s3()
     marker.write_text(str(source))
-    schema_marker.write_text(schema_version())
 
 
 def run_states(runs: list[dict]) -> str:
@@ -186,29 +168,47 @@ def main() -> int:
     api.unpause("create_tables")
     failures = TaskFailures(api, stack.airflow_home / "logs")
 
-    full_loads = [r for r in api.runs("final_project") if r["run_type"] == "asset_triggered"]
-    if uploaded["uploaded"] and full_loads:
-        say("New objects were uploaded: triggering create_tables for a new full load ...")
+    # create_tables migrates the warehouse (a no-op when it is current); it emits the schema
+    # asset, and so an asset-triggered full load, only when it changed the schema.
+    earlier = api.runs("create_tables")
+    if earlier:
+        say("Running create_tables: migrating the warehouse to the newest schema ...")
         api.trigger("create_tables")
-    known = {r["dag_run_id"] for r in full_loads} if uploaded["uploaded"] else set()
-
-    say("Waiting for create_tables and the full load it triggers ...")
-    created = api.wait_for_run("create_tables", lambda r: True, timeout=600, what="a run",
+    else:
+        say("Running create_tables (its first run): creating the warehouse schema ...")
+    known_full = {r["dag_run_id"] for r in api.runs("final_project") if r["data_interval_start"] is None}
+    known_ct = {r["dag_run_id"] for r in earlier}
+    created = api.wait_for_run("create_tables", lambda r: r["dag_run_id"] not in known_ct, timeout=600,
+                               what="the create_tables run",
                                progress=both(RunProgress(api, "create_tables", "create_tables"),
                                              lambda: failures.say_new("create_tables")))
     if created["state"] != "success":
         raise RunFailed(failures.final_message("create_tables", created))
+    states = {ti["task_id"]: ti["state"] for ti in api.task_instances("create_tables", created["dag_run_id"])}
+    if states.get("Stop_execution") == "success":
+        say("  the schema changed: its asset triggers a full load")
+    elif uploaded["uploaded"] or not any(r["state"] == "success" and r["data_interval_start"] is None
+                                         for r in api.runs("final_project")):
+        say("  the schema is current; new objects were uploaded: triggering a full load (a manual run "
+            "without a logical date) ...")
+        api.trigger("final_project")
+    else:
+        say("  the schema is current and nothing new was uploaded: no full load")
+        known_full = None
 
-    full = api.wait_for_run(
-        "final_project",
-        lambda r: r["run_type"] == "asset_triggered" and r["dag_run_id"] not in known,
-        timeout=1800, what="the asset-triggered full load",
-        progress=both(RunProgress(api, "final_project", "full load",
-                                  runs=lambda rs: [r for r in rs if r["run_type"] == "asset_triggered"]),
-                      lambda: failures.say_new("final_project")))
-    say(f"Full load {full['dag_run_id']}: {full['state']}")
-    if full["state"] != "success":
-        raise RunFailed(failures.final_message("final_project", full))
+    full = None
+    if known_full is not None:
+        full = api.wait_for_run(
+            "final_project",
+            lambda r: r["data_interval_start"] is None and r["dag_run_id"] not in known_full,
+            timeout=1800, what="the full load",
+            progress=both(RunProgress(api, "final_project", "full load",
+                                      runs=lambda rs: [r for r in rs if r["data_interval_start"] is None
+                                                       and r["dag_run_id"] not in known_full]),
+                          lambda: failures.say_new("final_project")))
+        say(f"Full load {full['dag_run_id']}: {full['state']}")
+        if full["state"] != "success":
+            raise RunFailed(failures.final_message("final_project", full))
 
     runs = run_window(api, failures, start, end)
     from dev.report import report
@@ -229,10 +229,9 @@ def both(*callbacks):
 
 
 def window_hours(start: str, end: str) -> list[datetime]:
-    """The logical dates of the hourly runs covering [start, end): a run's logical date is the
-    end of its hour (CronTriggerTimetable with a one-hour interval), so start + 1h ... end."""
-    hours, moment = [], datetime.fromisoformat(start) + timedelta(hours=1)
-    while moment <= datetime.fromisoformat(end):
+    """The start of each hour in [start, end): the data intervals of the window's hourly runs."""
+    hours, moment = [], datetime.fromisoformat(start)
+    while moment + timedelta(hours=1) <= datetime.fromisoformat(end):
         hours.append(moment)
         moment += timedelta(hours=1)
     return hours
@@ -246,7 +245,12 @@ def run_window(api: AirflowAPI, failures: TaskFailures, start: str, end: str) ->
     wanted = {h.isoformat() for h in hours}
 
     def window_runs(runs: list[dict]) -> list[dict]:
-        return [r for r in runs if r["logical_date"] and parse_when(r["logical_date"]) in wanted]
+        """The runs whose data interval is one of the window's hours (a run is found by what it
+        loads: a backfill run's logical date is its interval's start, a scheduled run's the end)."""
+        return [r for r in runs if r["data_interval_start"] and r["data_interval_end"]
+                and parse_when(r["data_interval_start"]) in wanted
+                and datetime.fromisoformat(parse_when(r["data_interval_end"])) - timedelta(hours=1)
+                == datetime.fromisoformat(parse_when(r["data_interval_start"]))]
 
     existing = window_runs(api.runs("final_project"))
     if len(existing) == len(hours) and all(r["state"] == "success" for r in existing):
@@ -258,7 +262,9 @@ def run_window(api: AirflowAPI, failures: TaskFailures, start: str, end: str) ->
         say(f"Following backfill {backfill['id']} of final_project, already under way ...")
     else:
         max_active = int(os.environ.get("SPARKIFY_BACKFILL_MAX_ACTIVE_RUNS", "4"))
-        backfill = api.create_backfill("final_project", hours[0].isoformat(), hours[-1].isoformat(),
+        # from_date and to_date bound the runs' run_after, the end of each hour; both included.
+        backfill = api.create_backfill("final_project", (hours[0] + timedelta(hours=1)).isoformat(),
+                                       (hours[-1] + timedelta(hours=1)).isoformat(),
                                        max_active_runs=max_active, reprocess_behavior="failed")
         say(f"Backfill {backfill['id']} of final_project: the {len(hours)} hourly runs covering {start} .. {end}, "
             f"up to {max_active} at once (UI: Dags > final_project > Backfills) ...")
@@ -271,7 +277,7 @@ def run_window(api: AirflowAPI, failures: TaskFailures, start: str, end: str) ->
             say(f"  backfill {backfill['id']} completed: {run_states(runs)} ({time.monotonic() - progress.t0:.0f}s)")
             return runs
         progress(runs)
-        time.sleep(3)
+        time.sleep(5)
 
 
 class BackfillProgress:
@@ -289,7 +295,7 @@ class BackfillProgress:
             active = sorted(ti["task_id"].rsplit(".", 1)[-1]
                             for ti in self.api.task_instances("final_project", run["dag_run_id"])
                             if ti["state"] == "running")
-            now.append(f"{parse_when(run['logical_date'])[11:16]} {'+'.join(active) or '-'}")
+            now.append(f"{parse_when(run['data_interval_start'])[11:16]} {'+'.join(active) or '-'}")
         return f"backfill {self.backfill_id}: {run_states(runs)}; now: {', '.join(now) or '-'}"
 
     def __call__(self, runs: list[dict]) -> None:

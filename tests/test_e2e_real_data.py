@@ -241,3 +241,83 @@ def test_replaying_an_old_hour_never_rolls_a_user_back(full_load, dags, stack, s
     assert {uid: u["level"] for uid, u in users.items()} == {uid: u["level"] for uid, u in final.items()}
     assert users == final
     assert checksums(stack) == before
+
+
+# ------------------------------------------------------------------ schema upgrade on real data
+def test_a_first_schema_warehouse_of_real_data_upgrades_keeping_every_row_and_passing_every_check(
+        full_load, dags, stack, tmp_path, monkeypatch):
+    """A warehouse built from the first migration alone and holding the real data set's full
+    load (copied column by column from the test warehouse, as far as the first schema has the
+    columns), upgraded to head: every row stays, the new columns appear, and every
+    data-quality check of final_project passes on it."""
+    import json
+    import shutil
+
+    import psycopg
+
+    from include.sparkify.migrations import MIGRATIONS_DIR, apply_migrations
+
+    first_only = tmp_path / "first"
+    first_only.mkdir()
+    shutil.copy(sorted(MIGRATIONS_DIR.glob("0001_*.sql"))[0], first_only)
+    server = stack.warehouse_dsn().rsplit("/", 1)[0]
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS upgrade_probe")
+        admin.execute("CREATE DATABASE upgrade_probe")
+    probe = f"{server}/upgrade_probe"
+    try:
+        with psycopg.connect(probe) as conn:
+            assert apply_migrations(conn, run_id="first_release", directory=first_only)["version"] == 1
+        with psycopg.connect(probe) as conn:
+            first_columns = {}
+            for table, column in conn.execute(
+                    "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' "
+                    "AND table_name <> 'schema_migrations' ORDER BY table_name, ordinal_position").fetchall():
+                first_columns.setdefault(table, []).append(column)
+        assert "source_key" not in first_columns["staging_events"] and "dq_history" not in first_columns
+
+        # The real data's full load, moved into the first schema with COPY, column by column.
+        before = {}
+        with psycopg.connect(stack.warehouse_dsn()) as source, psycopg.connect(probe) as target:
+            for table, columns in first_columns.items():
+                names = ", ".join(f'"{c}"' for c in columns)
+                with source.cursor().copy(f'COPY (SELECT {names} FROM "{table}") TO STDOUT') as out, \
+                        target.cursor().copy(f'COPY "{table}" ({names}) FROM STDIN') as into:
+                    for block in out:
+                        into.write(block)
+                before[table] = digest(source, table, columns)
+        assert before["songplays"][0] == 6820 and before["songs"][0] == 14896
+
+        with psycopg.connect(probe) as conn:
+            result = apply_migrations(conn, run_id="upgrade", directory=MIGRATIONS_DIR)
+        heads = sorted(p.name for p in MIGRATIONS_DIR.glob("*.sql"))
+        assert result["applied"] == heads[1:] and result["version"] == len(heads)
+        with psycopg.connect(probe) as conn:
+            assert {t: digest(conn, t, cols) for t, cols in first_columns.items()} == before
+            columns = {(t, c) for t, c in conn.execute(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = 'public'").fetchall()}
+        assert {("staging_events", "source_key"), ("staging_manifest", "checked_at"),
+                ("dq_history", "check_name"), ("daily_listening", "play_date")} <= columns
+
+        # Every data-quality check of final_project, on the upgraded warehouse (a full-load run).
+        monkeypatch.setenv("AIRFLOW_CONN_REDSHIFT", json.dumps({**stack.redshift_conn(), "schema": "upgrade_probe"}))
+        checks = dags["final_project"].partial_subset(task_ids=r"^Run_data_quality_checks\.", include_upstream=False)
+        assert len(checks.tasks) >= 10
+        dr = run_dag_test(checks)
+        states = {ti.task_id: ti.state for ti in dr.get_task_instances()}
+        assert dr.state == "success" and set(states.values()) == {"success"}, states
+        with psycopg.connect(probe) as conn:
+            recorded = conn.execute("SELECT COUNT(*), COUNT(*) FILTER (WHERE passed) FROM dq_history "
+                                    "WHERE run_id = %s", (dr.run_id,)).fetchone()
+        assert recorded[0] >= len(checks.tasks) and recorded[0] == recorded[1]
+    finally:
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+            admin.execute("DROP DATABASE IF EXISTS upgrade_probe WITH (FORCE)")
+
+
+def digest(conn, table: str, columns: list[str]) -> tuple[int, str]:
+    """Row count and an order-independent checksum of the given columns of a table."""
+    row = ", ".join(f'"{c}"' for c in columns)
+    return tuple(conn.execute(f'SELECT COUNT(*), MD5(COALESCE(STRING_AGG(MD5(CAST(ROW({row}) AS TEXT)), \'\' '
+                              f'ORDER BY MD5(CAST(ROW({row}) AS TEXT))), \'\')) FROM "{table}"').fetchone())

@@ -148,18 +148,18 @@ def test_each_failed_attempt_is_said_once_and_ends_in_the_final_message(tmp_path
     assert "failed for good (attempt 3 of 3): StagingError: bad jsonpaths" in message
 
 
-def test_the_window_is_the_logical_dates_one_hour_after_start_through_end():
+def test_the_window_is_the_start_of_each_hour_in_it():
     hours = window_hours("2018-11-01T00:00:00+00:00", "2018-11-01T03:00:00+00:00")
-    assert [h.isoformat() for h in hours] == ["2018-11-01T01:00:00+00:00", "2018-11-01T02:00:00+00:00",
-                                              "2018-11-01T03:00:00+00:00"]
+    assert [h.isoformat() for h in hours] == ["2018-11-01T00:00:00+00:00", "2018-11-01T01:00:00+00:00",
+                                              "2018-11-01T02:00:00+00:00"]
     assert window_hours("2018-11-01T00:00:00+00:00", "2018-11-01T00:00:00+00:00") == []
 
 
 def test_backfill_progress_names_the_states_and_each_running_hour(capsys):
     api = FakeAPI()
-    runs = [{"dag_run_id": "b1", "state": "success", "logical_date": "2018-11-01T01:00:00Z"},
-            {"dag_run_id": "b2", "state": "running", "logical_date": "2018-11-01T02:00:00Z"},
-            {"dag_run_id": "b3", "state": "queued", "logical_date": "2018-11-01T03:00:00Z"}]
+    runs = [{"dag_run_id": "b1", "state": "success", "data_interval_start": "2018-11-01T01:00:00Z"},
+            {"dag_run_id": "b2", "state": "running", "data_interval_start": "2018-11-01T02:00:00Z"},
+            {"dag_run_id": "b3", "state": "queued", "data_interval_start": "2018-11-01T03:00:00Z"}]
     api.tis["b2"] = [{"task_id": "Stage_events", "state": "running"}, {"task_id": "Stage_songs", "state": "running"}]
     BackfillProgress(api, 7, lambda rs: rs)(runs)
     assert [re.sub(r" \(\d+s\)$", "", line) for line in said(capsys)] == [

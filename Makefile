@@ -52,7 +52,7 @@ test-unit: venv
 	$(PY) -m pytest -m "not stack" $(ARGS)
 
 test-stack: venv browser
-	$(PY) -m pytest -m stack $(ARGS)
+	$(PY) -m pytest -m stack --durations=15 $(ARGS)
 
 lint: venv
 	$(VENV)/bin/sqlfluff lint include/sql

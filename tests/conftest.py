@@ -198,9 +198,10 @@ def asset_triggered_run(scheduler_stack, scheduler_api) -> dict:
 
 @pytest.fixture(scope="session")
 def full_load_analytics(scheduler_stack, scheduler_api, asset_triggered_run) -> dict:
-    """The sparkify_analytics run the full load's table assets triggered, finished, and the
-    daily_listening rows it built, read at once: tests that change the tables later (the
-    backfill) request this fixture first, so the snapshot is the full load's in any order."""
+    """The sparkify_analytics run the full load's table assets triggered, finished, the
+    daily_listening rows it built and the songplays/users counts, read at once: tests that
+    change the tables later (the backfill) request this fixture first, so the snapshot is the
+    full load's in any order."""
     stack, _ = scheduler_stack
     api = scheduler_api
     full_run_id = asset_triggered_run["dag_run_id"]
@@ -218,7 +219,8 @@ def full_load_analytics(scheduler_stack, scheduler_api, asset_triggered_run) -> 
         rows = conn.execute("SELECT play_date, plays, listeners, paid_plays, free_plays, paid_share, "
                             "paid_listeners_now, top_song_id, top_song_title, top_song_plays, top_artist_id, "
                             "top_artist_name, top_artist_plays FROM daily_listening").fetchall()
-    return {"run": run, "daily_listening": rows}
+        counts = {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in ("songplays", "users")}
+    return {"run": run, "daily_listening": rows, "counts": counts}
 
 
 @pytest.fixture(scope="session")

@@ -159,7 +159,9 @@ def wait_until_stable(page, read, what: str, timeout: float = 30):
 
 
 def divider_box(page):
-    return page.locator("[data-panel-resize-handle-id]").first.bounding_box()
+    """Where the divider beside the details panel is (None once the panel is collapsed away)."""
+    handle = page.locator("[data-panel-resize-handle-id]")
+    return handle.first.bounding_box() if handle.count() else None
 
 
 def wait_until_settled(page) -> None:

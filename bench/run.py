@@ -449,8 +449,9 @@ class Bench:
                     say(f"  backfill {backfill['id']} completed: {len(finished)} runs "
                         f"({time.monotonic() - started:.0f}s)")
                     break
-                if not stack.api_healthy():
-                    raise RuntimeError(f"an Airflow component is not healthy: see {stack.log_dir / 'airflow-*.log'}")
+                if stack.dead_components():
+                    raise RuntimeError(f"Airflow's {', '.join(stack.dead_components())} stopped: "
+                                       f"see {stack.log_dir / 'airflow-*.log'}")
                 if time.monotonic() - started > 3600:
                     raise TimeoutError(f"backfill {backfill['id']} did not complete within an hour")
                 say(f"  backfill {backfill['id']}: {len(finished)}/{len(runs)} runs finished "

@@ -440,6 +440,12 @@ class Stack:
         return bool(health) and all(health.get(part, {}).get("status") == "healthy"
                                     for part in ("metadatabase", "scheduler", "dag_processor", "triggerer"))
 
+    def dead_components(self) -> list[str]:
+        """Airflow components of this stack whose process has ended. (Health, by contrast, can
+        turn "unhealthy" for a while on a loaded machine without anything having died: a late
+        heartbeat, the triggerer's event loop starved for 30 s.)"""
+        return [c for c in AIRFLOW_COMPONENTS if not self._running(f"airflow-{c}")]
+
     def admin_password(self) -> str | None:
         if not self.passwords_file.exists():
             return None

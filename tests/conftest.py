@@ -241,7 +241,8 @@ def parallel_backfill(scheduler_stack, scheduler_api, asset_triggered_run, full_
                                    max_active_runs=4)
 
     def finished() -> list[dict] | None:
-        assert stack.api_healthy(), f"an Airflow component is not healthy: see {stack.log_dir}/airflow-*.log"
+        dead = stack.dead_components()
+        assert not dead, f"Airflow's {', '.join(dead)} stopped: see {stack.log_dir}/airflow-*.log"
         if not api.backfill(backfill["id"])["completed_at"]:
             return None
         runs = [r for r in api.runs("final_project") if r["run_type"] == "backfill"]

@@ -9,10 +9,6 @@ these tests pass in any order."""
 
 from __future__ import annotations
 
-import json
-import time
-from collections import Counter, defaultdict
-from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import quote
 
 import pytest
@@ -96,39 +92,12 @@ def test_every_check_of_the_run_is_in_the_dq_history(asset_triggered_run, source
                                                   f"NextSong events in staging: {len(plays)}")
 
 
-def expected_daily_listening(events, songs, plays) -> dict:
-    level_now = {uid: u["level"] for uid, u in ex.users(events).items()}
-    titles = {sid: row["title"] for sid, row in ex.songs_table(songs).items()}
-    names = {aid: row["name"] for aid, row in ex.artists_table(songs).items()}
-    days = defaultdict(list)
-    for play in plays.values():
-        days[play["start_time"].date()].append(play)
-
-    def top(counter):
-        if not counter:
-            return None, None
-        key, n = min(counter.items(), key=lambda kv: (-kv[1], kv[0]))
-        return key, n
-
-    out = {}
-    for day, day_plays in days.items():
-        paid = sum(p["level"] == "paid" for p in day_plays)
-        listeners = {p["user_id"] for p in day_plays}
-        song, song_n = top(Counter(p["song_id"] for p in day_plays if p["song_id"]))
-        artist, artist_n = top(Counter(p["artist_id"] for p in day_plays if p["artist_id"]))
-        out[day] = (len(day_plays), len(listeners), paid, len(day_plays) - paid,
-                    (Decimal(paid) / len(day_plays)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP),
-                    sum(level_now[u] == "paid" for u in listeners),
-                    song, titles.get(song), song_n, artist, names.get(artist), artist_n)
-    return out
-
-
 def test_final_project_triggers_the_analytics_dag(api, analytics_run, full_load_analytics, source,
                                                   asset_triggered_run):
     _, events, songs, plays = source
     assert analytics_run["state"] == "success", api.task_instances("sparkify_analytics", analytics_run["dag_run_id"])
     rows = full_load_analytics["daily_listening"]
-    expected = expected_daily_listening(events, songs, plays)
+    expected = ex.daily_listening(events, songs)
     assert len(expected) >= 2 and any(v[6] for v in expected.values())  # the sample: days with matched plays
     assert {r[0]: tuple(r[1:]) for r in rows} == expected
 

@@ -4,11 +4,12 @@ by the same load operator as the star schema, so its asset event carries the row
 
 from __future__ import annotations
 
-from include.sparkify.loads import LoadMode, TableLoadOperator
+from include.sparkify.loads import LoadMode, TableLoadOperator, table_lock
 
 
 def build_statements(table: str) -> list[str]:
-    return [f'DELETE FROM "{table}"', f"INSERT INTO \"{table}\"\n{{% include 'analytics/{table}.sql' %}}"]
+    target = f'"{table}"'
+    return [table_lock(target), f"DELETE FROM {target}", f"INSERT INTO {target}\n{{% include 'analytics/{table}.sql' %}}"]
 
 
 def build_table(task_id: str, table: str, **kwargs) -> TableLoadOperator:

@@ -47,10 +47,22 @@ STAGING_TASKS = {"staging_events": "Stage_events", "staging_songs": "Stage_songs
 
 # What each statement of a mode does, in order: its row count is "deleted", "inserted" or neither.
 STATEMENT_ROLES = {
-    LoadMode.TRUNCATE_INSERT: ("deleted", "inserted"),
-    LoadMode.APPEND: ("inserted",),
-    LoadMode.UPSERT: (None, "deleted", "inserted", None),
+    LoadMode.TRUNCATE_INSERT: (None, "deleted", "inserted"),
+    LoadMode.APPEND: (None, "inserted"),
+    LoadMode.UPSERT: (None, None, "deleted", "inserted", None),
 }
+
+
+def table_lock(target: str) -> str:
+    """The first statement of every load: writers of a table take turns. Overlapping backfill
+    runs load the same tables; two concurrent delete-then-insert loads of the same keys would
+    violate the primary key on PostgreSQL (seen: `songs_pkey`, two runs rebuilding `songs`) and
+    abort one of them with serializable-isolation error 1023 on Redshift, which AWS suggests
+    avoiding by locking the tables a transaction writes. `LOCK TABLE t` means ACCESS EXCLUSIVE
+    on both engines, held until the load commits (a load takes a second or two; readers wait
+    that long). https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html and
+    https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation.html"""
+    return f"LOCK TABLE {target}"
 
 
 def quote(identifier: str) -> str:
@@ -66,12 +78,13 @@ def load_statements(table: str, mode: LoadMode | str, key: str | None = None) ->
     select = "{% include 'load/" + table + ".sql' %}"
     if mode is LoadMode.TRUNCATE_INSERT:
         # DELETE, not TRUNCATE: TRUNCATE commits implicitly in Redshift.
-        return [f"DELETE FROM {target}", f"INSERT INTO {target}\n{select}"]
+        return [table_lock(target), f"DELETE FROM {target}", f"INSERT INTO {target}\n{select}"]
     if mode is LoadMode.APPEND:
-        return [f"INSERT INTO {target}\n{select}"]
+        return [table_lock(target), f"INSERT INTO {target}\n{select}"]
     key = quote(key or TABLES[table][0])
     incoming = f'"incoming_{table}"'
     return [
+        table_lock(target),
         f"CREATE TEMP TABLE {incoming} AS\n{select}",
         f"DELETE FROM {target} USING {incoming} WHERE {target}.{key} = {incoming}.{key}",
         f"INSERT INTO {target} SELECT * FROM {incoming}",

@@ -252,9 +252,11 @@ class Stack:
 
         leader = self._running(name) if name else None
         procs = self.processes(name)
-        if leader is not None and leader not in {p.pid for p in procs}:
+        if leader is not None:  # and its descendants, should any lack the marker
             with contextlib.suppress(psutil.NoSuchProcess):
-                procs.append(psutil.Process(leader))
+                root = psutil.Process(leader)
+                known = {p.pid for p in procs}
+                procs += [p for p in [root, *root.children(recursive=True)] if p.pid not in known]
         for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10)):
             for proc in procs:
                 with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
@@ -460,6 +462,7 @@ class Stack:
         process still alive: each waited for, and killed if it outlives the wait (seconds)."""
         for component in AIRFLOW_COMPONENTS:
             self._kill(f"airflow-{component}", timeout=timeout)
+        self._kill("airflow", timeout=timeout)  # `airflow standalone` of a release before this one
         self._kill(None, timeout=min(timeout, 10))  # task processes and anything else started by this stack
 
     # ---------------------------------------------------------------- all

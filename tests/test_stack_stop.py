@@ -75,3 +75,20 @@ def test_stop_leaves_other_stacks_alone(tmp_path):
         assert ours.processes() == [] and psutil.pid_exists(other)
     finally:
         theirs._kill("moto", timeout=5)
+
+
+def test_stop_ends_the_standalone_of_an_earlier_release(tmp_path):
+    """A stack started by the release before this one ran `airflow standalone` under the pid
+    file `airflow.pid`, without the marker: `make stop` after an upgrade still ends it and its
+    children."""
+    import subprocess
+
+    stack = Stack(tmp_path / "stack")
+    leader = subprocess.Popen([sys.executable, "-c", STUBBORN, str(tmp_path / "child.pid")],
+                              start_new_session=True, stdin=subprocess.DEVNULL)
+    (stack.pid_dir / "airflow.pid").write_text(str(leader.pid))
+    child = wait_for_file(tmp_path / "child.pid")
+    stack.stop_airflow(timeout=2)
+    leader.wait(10)
+    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+    assert not (stack.pid_dir / "airflow.pid").exists()

@@ -3,12 +3,14 @@ from ../shared, and an initialised Airflow metadata database for dag.test()."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
@@ -106,6 +108,20 @@ def pytest_runtest_setup(item) -> None:
                             else item.nodeid.split("::")[0])
 
 
+@contextlib.contextmanager
+def stack_state(name: str):
+    """A directory for a test stack's state (its PostgreSQL data directory above all), outside
+    pytest's temporary root: every pytest session that starts on this machine makes that root
+    mode 0700 again and deletes all but the 3 newest session directories, which would take the
+    data directory away from a PostgreSQL (running as another user) of a session still running.
+    Removed when the block ends."""
+    path = Path(tempfile.mkdtemp(prefix=f"sparkify-test-{name}-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> None:
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True,
@@ -115,14 +131,16 @@ def airflow_db() -> None:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory) -> Stack:
     """PostgreSQL + moto on free ports; Airflow (dag.test) is pointed at them."""
-    stack = Stack(tmp_path_factory.mktemp("stack"), pg_port=free_port(), s3_port=free_port(),
-                  api_port=free_port(), bucket="sparkify-test")
-    stack.start(airflow=False)
-    env = stack.airflow_env()
-    for key in ("AIRFLOW_CONN_REDSHIFT", "AIRFLOW_CONN_AWS_CREDENTIALS", "AIRFLOW_VAR_S3_BUCKET"):
-        os.environ[key] = env[key]
-    yield stack
-    stack.stop()
+    with stack_state("stack") as state:
+        stack = Stack(state, pg_port=free_port(), s3_port=free_port(), api_port=free_port(), bucket="sparkify-test")
+        try:
+            stack.start(airflow=False)
+            env = stack.airflow_env()
+            for key in ("AIRFLOW_CONN_REDSHIFT", "AIRFLOW_CONN_AWS_CREDENTIALS", "AIRFLOW_VAR_S3_BUCKET"):
+                os.environ[key] = env[key]
+            yield stack
+        finally:
+            stack.stop()
 
 
 @pytest.fixture(scope="session")
@@ -159,16 +177,17 @@ def scheduler_stack(tmp_path_factory):
     generate(data, GeneratorSpec(events=1500, songs=60, users=20, days=2))
     # A lateness deadline every run misses (6 s after it is queued), so the deadline alert
     # fires for real under this scheduler (tests/test_monitoring_scheduler.py).
-    stack = Stack(root / "stack", pg_port=free_port(), s3_port=free_port(), api_port=free_port(),
-                  bucket="sparkify-scheduler", parallelism=4,
-                  extra_env={"SPARKIFY_RUN_DEADLINE_MINUTES": SCHEDULER_RUN_DEADLINE_MINUTES})
-    try:
-        stack.start(airflow=False)
-        upload_tree(stack.s3_client(), stack.bucket, data)
-        stack.start_airflow()
-        yield stack, data
-    finally:
-        stack.stop()
+    with stack_state("scheduler") as state:
+        stack = Stack(state, pg_port=free_port(), s3_port=free_port(), api_port=free_port(),
+                      bucket="sparkify-scheduler", parallelism=4,
+                      extra_env={"SPARKIFY_RUN_DEADLINE_MINUTES": SCHEDULER_RUN_DEADLINE_MINUTES})
+        try:
+            stack.start(airflow=False)
+            upload_tree(stack.s3_client(), stack.bucket, data)
+            stack.start_airflow()
+            yield stack, data
+        finally:
+            stack.stop()
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
-from tests.conftest import REPO
+from tests.conftest import REPO, stack_state
 
 
-def test_bench_harness_smoke_run(tmp_path):
-    out = tmp_path / "bench"
+def test_bench_harness_smoke_run():
+    with stack_state("bench") as out:  # the harness's stack lives under --out
+        check_smoke_run(out)
+
+
+def check_smoke_run(out: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "bench.run", "--smoke", "--only", "staging", "--out", str(out)],
                           cwd=REPO, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -17,6 +17,7 @@ import pytest
 
 from dev.seed import upload_tree
 from dev.stack import REPO, Stack, free_port
+from tests.conftest import stack_state
 from include.sparkify import staging
 from include.sparkify.datagen import GeneratorSpec, generate
 from include.sparkify.window import Window
@@ -31,24 +32,26 @@ def fault_stack(tmp_path_factory):
     root = tmp_path_factory.mktemp("faults")
     data = root / "data"
     generate(data, SPEC)
-    stack = Stack(root / "stack", pg_port=free_port(), s3_port=free_port(), api_port=free_port(),
-                  bucket="sparkify-faults")
-    stack.start(airflow=False)
-    env = stack.airflow_env()
     saved = {k: os.environ.get(k) for k in ("AIRFLOW_CONN_REDSHIFT", "AIRFLOW_CONN_AWS_CREDENTIALS")}
-    os.environ.update({k: env[k] for k in saved})
-    with stack_db(stack) as conn:
-        for path in sorted((staging.config.SQL_DIR / "ddl").glob("*.sql")):
-            conn.execute(path.read_text())
-    upload_tree(stack.s3_client(), stack.bucket, data)
-    lines = sum(1 for p in (data / "log_data").rglob("*.json") for line in p.read_text().split("\n") if line.strip())
-    yield stack, data, lines
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    stack.stop()
+    with stack_state("faults") as state:
+        stack = Stack(state, pg_port=free_port(), s3_port=free_port(), api_port=free_port(), bucket="sparkify-faults")
+        try:
+            stack.start(airflow=False)
+            os.environ.update({k: stack.airflow_env()[k] for k in saved})
+            with stack_db(stack) as conn:
+                for path in sorted((staging.config.SQL_DIR / "ddl").glob("*.sql")):
+                    conn.execute(path.read_text())
+            upload_tree(stack.s3_client(), stack.bucket, data)
+            lines = sum(1 for p in (data / "log_data").rglob("*.json")
+                        for line in p.read_text().split("\n") if line.strip())
+            yield stack, data, lines
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            stack.stop()
 
 
 def stack_db(stack):

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from dev.stack import AIRFLOW_DB_PASSWORD, AWS_KEY_ID, AWS_SECRET, PG_PASSWORD, REPO, Stack, free_port, port_open
+from tests.conftest import stack_state
 
 pytestmark = pytest.mark.scheduler
 
@@ -29,12 +30,17 @@ def failed_make_run(tmp_path_factory):
     generate(data, GeneratorSpec(events=200, songs=10, users=5, days=1))
     # Not a jsonpaths file staging can use: an expression that does not parse.
     (data / "log_json_path.json").write_text(json.dumps({"jsonpaths": ['$["artist"', "$.auth"]}))
-    env = {**os.environ, "SPARKIFY_STATE_DIR": str(root / "state"), "SPARKIFY_DATA_DIR": str(data),
+    with stack_state("make-run") as state:
+        yield from _failed_make_run(state, data)
+
+
+def _failed_make_run(state: Path, data: Path):
+    env = {**os.environ, "SPARKIFY_STATE_DIR": str(state), "SPARKIFY_DATA_DIR": str(data),
            "SPARKIFY_PG_PORT": str(free_port()), "SPARKIFY_S3_PORT": str(free_port()),
            "SPARKIFY_API_PORT": str(free_port()), "SPARKIFY_TASK_RETRIES": "2",
            "SPARKIFY_RETRY_DELAY_SECONDS": "3", "PYTHONPATH": str(REPO)}
     env = {k: v for k, v in env.items() if not k.startswith("AIRFLOW")}
-    stack = Stack(root / "state", pg_port=int(env["SPARKIFY_PG_PORT"]), s3_port=int(env["SPARKIFY_S3_PORT"]),
+    stack = Stack(state, pg_port=int(env["SPARKIFY_PG_PORT"]), s3_port=int(env["SPARKIFY_S3_PORT"]),
                   api_port=int(env["SPARKIFY_API_PORT"]))
     try:
         run = subprocess.run([sys.executable, "-m", "dev.run"], env=env, cwd=REPO, capture_output=True,

@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements-local.txt | cut -d' ' -f1)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help venv browser run stop test test-unit test-stack lint sql data clean copy-udacity bench
+.PHONY: help venv browser run stop test test-unit test-stack lint format sql data clean copy-udacity bench
 
 help:
 	@echo "make run    set up, start the local stack, run the pipeline on sample data, print a report"
@@ -14,7 +14,8 @@ help:
 	@echo "make browser   install Debian's chromium for the UI tests (make test does it)"
 	@echo "make stop   stop every process make run started"
 	@echo "make sql Q=\"select ...\"   query the local warehouse"
-	@echo "make lint   sqlfluff (Redshift dialect) on include/sql"
+	@echo "make lint   ruff (lint + format check), sqlfluff (Redshift dialect) on include/sql, hadolint; make test runs it first"
+	@echo "make format   ruff format + ruff check --fix"
 	@echo "make data OUT=dir [EVENTS=n SONGS=n]   generate Sparkify-format data"
 	@echo "make bench  every benchmark (about 40 min): bench/results/latest.json, docs/benchmarks.md"
 	@echo "make copy-udacity BUCKET=name [ARGS=--dry-run]   server-side copy of s3://udacity-dend into the bucket"
@@ -45,8 +46,9 @@ stop:
 	@if [ -x $(PY) ]; then $(PY) -m dev.stack stop; fi
 
 # Tests run in random order (pytest-randomly prints its seed; ARGS="--randomly-seed=N" repeats an order,
-# ARGS="-p no:randomly" keeps file order). The fast layer first, then the tests marked `stack` (tests/conftest.py).
-test: test-unit test-stack
+# ARGS="-p no:randomly" keeps file order). Lint first (any finding fails), then the fast layer, then the tests
+# marked `stack` (tests/conftest.py).
+test: lint test-unit test-stack
 
 test-unit: venv
 	$(PY) -m pytest -m "not stack" $(ARGS)
@@ -54,8 +56,16 @@ test-unit: venv
 test-stack: venv browser
 	$(PY) -m pytest -m stack --durations=15 $(ARGS)
 
+# The same checks as .pre-commit-config.yaml, over the whole tree.
 lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/sqlfluff lint include/sql
+	$(VENV)/bin/hadolint Dockerfile
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
 
 sql: venv
 	@$(PY) -m dev.sql "$(Q)"

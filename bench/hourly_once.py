@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def run(dag, logical_date) -> dict:
@@ -32,8 +32,7 @@ def main(argv: list[str]) -> int:
     if argv[0] == "full":
         out = {"create_tables": run(dags["create_tables"], None), "full_load": run(dags["final_project"], None)}
     else:
-        out = {"hours": [run(dags["final_project"], datetime.fromisoformat(h).replace(tzinfo=timezone.utc))
-                         for h in argv[1:]]}
+        out = {"hours": [run(dags["final_project"], datetime.fromisoformat(h).replace(tzinfo=UTC)) for h in argv[1:]]}
     print("BENCH " + json.dumps(out))
     return 0
 

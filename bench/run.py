@@ -25,15 +25,23 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dev.stack import REPO, Stack, free_port
 
 REAL_DATA = REPO.parent / "shared" / "data" / "sparkify"
 ALL = ["staging", "parse", "hourly", "scheduler", "make_run"]
-ORDER = ["local_staging_throughput", "staging_memory", "dag_parse_time", "dag_parse_time_dags_report",
-         "hourly_run_vs_catalog_size", "backfill_one_day", "initial_full_load", "make_run_fresh_clone"]
+ORDER = [
+    "local_staging_throughput",
+    "staging_memory",
+    "dag_parse_time",
+    "dag_parse_time_dags_report",
+    "hourly_run_vs_catalog_size",
+    "backfill_one_day",
+    "initial_full_load",
+    "make_run_fresh_clone",
+]
 HEAVY_MODULES = ["boto3", "botocore", "pandas", "psycopg", "psycopg2", "redshift_connector", "numpy"]
 TARGETS = {
     "staging_vs_ceiling": (">=", 0.5),
@@ -56,10 +64,21 @@ def median(values: list[float]) -> float:
 
 
 def machine() -> dict:
-    mem_kb = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal")), 0)
-    return {"cpus": os.cpu_count(), "memory_gib": round(mem_kb / 2**20, 1), "platform": platform.platform(),
-            "python": platform.python_version(), "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+    mem_kb = next(
+        (
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        ),
+        0,
+    )
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(mem_kb / 2**20, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 def met(key: str, value: float) -> bool:
@@ -102,8 +121,13 @@ class Bench:
 
     def local_stack(self) -> Stack:
         if self.stack is None:
-            self.stack = Stack(self.work / "stack", pg_port=free_port(), s3_port=free_port(), api_port=free_port(),
-                               bucket="bench-unused")
+            self.stack = Stack(
+                self.work / "stack",
+                pg_port=free_port(),
+                s3_port=free_port(),
+                api_port=free_port(),
+                bucket="bench-unused",
+            )
             self.stack.start(airflow=False)
             self.stack.migrate_metadata()  # dag.test() and `airflow dags report` use its metadata database
             os.environ.update(self.stack.airflow_env())
@@ -148,8 +172,14 @@ class Bench:
                 conn.execute(path.read_text())
 
     def python(self, *args: str, env: dict | None = None, timeout: float = 3600) -> str:
-        done = subprocess.run([sys.executable, *args], cwd=REPO, env={**os.environ, **(env or {})},
-                              capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            [sys.executable, *args],
+            cwd=REPO,
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if done.returncode:
             raise RuntimeError(f"{' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
         return done.stdout
@@ -157,25 +187,32 @@ class Bench:
     def add(self, name: str, inputs: dict, figures: dict, targets: dict[str, float] | None = None) -> None:
         entry = {"name": name, "inputs": inputs, "figures": figures}
         if targets:
-            entry["targets"] = {key: {"value": value, "target": " ".join(map(str, TARGETS[key])),
-                                      "met": met(key, value)} for key, value in targets.items()}
+            entry["targets"] = {
+                key: {"value": value, "target": " ".join(map(str, TARGETS[key])), "met": met(key, value)}
+                for key, value in targets.items()
+            }
         self.results.append(entry)
         say(f"{name}: {json.dumps(figures)}")
 
     # ------------------------------------------------------------------ staging
     def bench_staging(self) -> None:
-        stack = self.local_stack()
+        self.local_stack()
         events, subset_events = (1_000_000, 100_000) if not self.smoke else (3000, 1000)
-        data = self.dataset("events-1m" if not self.smoke else "events-smoke",
-                            events=events, songs=500 if not self.smoke else 20, users=5000 if not self.smoke else 30,
-                            days=30 if not self.smoke else 3)
+        data = self.dataset(
+            "events-1m" if not self.smoke else "events-smoke",
+            events=events,
+            songs=500 if not self.smoke else 20,
+            users=5000 if not self.smoke else 30,
+            days=30 if not self.smoke else 3,
+        )
         logs = sorted((data / "log_data").rglob("*.json"))
         subset_files = 1  # the first day files that hold at least subset_events events
         while subset_files < len(logs) and count_lines(logs[:subset_files]) < subset_events:
             subset_files += 1
         full = {str(p.relative_to(data)): p for p in logs} | {"log_json_path.json": data / "log_json_path.json"}
         subset = {str(p.relative_to(data)): p for p in logs[:subset_files]} | {
-            "log_json_path.json": data / "log_json_path.json"}
+            "log_json_path.json": data / "log_json_path.json"
+        }
         self.upload("bench-events-full", full)
         self.upload("bench-events-subset", subset)
         full_records, subset_records = count_lines(logs), count_lines(logs[:subset_files])
@@ -200,37 +237,64 @@ class Bench:
         self.ratios["staging_vs_ceiling"] = round(ceiling["median_seconds"] / staging_s, 3)
         self.ratios["staging_vs_naive"] = round(naive_scaled / staging_s, 1)
         self.ratios["staging_rss_1m_vs_100k"] = round(rss_full / rss_subset, 3)
-        self.add("local_staging_throughput",
-                 {"events": full_records, "log_files": len(logs), "bytes": sum(p.stat().st_size for p in logs),
-                  "path": "S3 (moto) -> Python fast path -> binary COPY into staging_events (PostgreSQL)",
-                  "repeat": self.repeat},
-                 {"staging_seconds_median": staging_s, "staging_seconds": [r["seconds"] for r in runs["full"]],
-                  "staging_rows_per_second": round(full_records / staging_s),
-                  "ceiling_seconds_median": ceiling["median_seconds"], "ceiling_seconds": ceiling["seconds"],
-                  "naive_subset_events": subset_records, "naive_subset_seconds": naive["seconds"],
-                  "naive_seconds_scaled_to_full": round(naive_scaled, 1),
-                  "ceiling_vs_naive": round(naive_scaled / ceiling["median_seconds"], 1)},
-                 {"staging_vs_ceiling": self.ratios["staging_vs_ceiling"],
-                  "staging_vs_naive": self.ratios["staging_vs_naive"]})
-        self.add("staging_memory",
-                 {"events_small": subset_records, "events_large": full_records,
-                  "measured": "peak RSS (VmHWM) of a process running one staging load, as the task does"},
-                 {"peak_rss_mb_small": rss_subset, "peak_rss_mb_large": rss_full,
-                  "rss_before_load_mb": median([r["rss_before_load_mb"] for r in runs["full"]])},
-                 {"staging_peak_rss_mb": max(rss_full, rss_subset),
-                  "staging_rss_1m_vs_100k": self.ratios["staging_rss_1m_vs_100k"]})
+        self.add(
+            "local_staging_throughput",
+            {
+                "events": full_records,
+                "log_files": len(logs),
+                "bytes": sum(p.stat().st_size for p in logs),
+                "path": "S3 (moto) -> Python fast path -> binary COPY into staging_events (PostgreSQL)",
+                "repeat": self.repeat,
+            },
+            {
+                "staging_seconds_median": staging_s,
+                "staging_seconds": [r["seconds"] for r in runs["full"]],
+                "staging_rows_per_second": round(full_records / staging_s),
+                "ceiling_seconds_median": ceiling["median_seconds"],
+                "ceiling_seconds": ceiling["seconds"],
+                "naive_subset_events": subset_records,
+                "naive_subset_seconds": naive["seconds"],
+                "naive_seconds_scaled_to_full": round(naive_scaled, 1),
+                "ceiling_vs_naive": round(naive_scaled / ceiling["median_seconds"], 1),
+            },
+            {
+                "staging_vs_ceiling": self.ratios["staging_vs_ceiling"],
+                "staging_vs_naive": self.ratios["staging_vs_naive"],
+            },
+        )
+        self.add(
+            "staging_memory",
+            {
+                "events_small": subset_records,
+                "events_large": full_records,
+                "measured": "peak RSS (VmHWM) of a process running one staging load, as the task does",
+            },
+            {
+                "peak_rss_mb_small": rss_subset,
+                "peak_rss_mb_large": rss_full,
+                "rss_before_load_mb": median([r["rss_before_load_mb"] for r in runs["full"]]),
+            },
+            {
+                "staging_peak_rss_mb": max(rss_full, rss_subset),
+                "staging_rss_1m_vs_100k": self.ratios["staging_rss_1m_vs_100k"],
+            },
+        )
 
     def columns(self) -> list[str]:
         with self.warehouse() as conn:
-            return [r[0] for r in conn.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = 'staging_events' "
-                "AND column_name <> 'source_key' ORDER BY ordinal_position").fetchall()]
+            return [
+                r[0]
+                for r in conn.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = 'staging_events' "
+                    "AND column_name <> 'source_key' ORDER BY ordinal_position"
+                ).fetchall()
+            ]
 
     def parsed_rows(self, logs: list[Path]):
         """The log records as staging rows (jsonpaths order), parsed with the standard library."""
         from include.sparkify.datagen import LOG_JSON_PATH
 
-        fields = [p[len("$['"):-len("']")] for p in json.loads(LOG_JSON_PATH)["jsonpaths"]]
+        fields = [p[len("$['") : -len("']")] for p in json.loads(LOG_JSON_PATH)["jsonpaths"]]
         for path in logs:
             for line in path.read_bytes().splitlines():
                 if line.strip():
@@ -281,8 +345,14 @@ class Bench:
         self.local_stack()
         reports = []
         for _ in range(max(self.repeat, 3)):
-            out = subprocess.run([sys.executable, "-m", "airflow", "dags", "report", "-o", "json"], cwd=REPO,
-                                 env=os.environ.copy(), capture_output=True, text=True, timeout=600)
+            out = subprocess.run(
+                [sys.executable, "-m", "airflow", "dags", "report", "-o", "json"],
+                cwd=REPO,
+                env=os.environ.copy(),
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
             if out.returncode:
                 raise RuntimeError(out.stderr[-2000:])
             reports.append(json.loads(next(line for line in out.stdout.splitlines() if line.startswith("[{"))))
@@ -296,17 +366,24 @@ class Bench:
                 per_file.setdefault(Path(row["file"]).name, []).append(float(seconds))
         heavy = {}
         for name in per_file:
-            probe = ("import sys; import airflow.sdk; before = set(sys.modules); "
-                     "from airflow.dag_processing.dagbag import DagBag; "
-                     f"DagBag(dag_folder={str(REPO / 'dags' / name)!r}, ); "
-                     f"print(sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules and m not in before))")
+            probe = (
+                "import sys; import airflow.sdk; before = set(sys.modules); "
+                "from airflow.dag_processing.dagbag import DagBag; "
+                f"DagBag(dag_folder={str(REPO / 'dags' / name)!r}, ); "
+                f"print(sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules and m not in before))"
+            )
             heavy[name] = json.loads(self.python("-c", probe).strip().splitlines()[-1].replace("'", '"'))
         medians = {name: median(values) for name, values in per_file.items()}
-        self.add("dag_parse_time_dags_report",
-                 {"files": sorted(per_file), "repeat": len(reports),
-                  "measured": "`airflow dags report` (DagBag load of every file in one process: the first file "
-                              "also pays the imports the others share)"},
-                 {"seconds_median_per_file": medians, "heavy_modules_imported_at_parse": heavy})
+        self.add(
+            "dag_parse_time_dags_report",
+            {
+                "files": sorted(per_file),
+                "repeat": len(reports),
+                "measured": "`airflow dags report` (DagBag load of every file in one process: the first file "
+                "also pays the imports the others share)",
+            },
+            {"seconds_median_per_file": medians, "heavy_modules_imported_at_parse": heavy},
+        )
 
     @staticmethod
     def dag_processor_stats(log: Path) -> dict[str, list[float]]:
@@ -351,7 +428,7 @@ class Bench:
 
     # ------------------------------------------------------------------ hourly vs catalog
     def bench_hourly(self) -> None:
-        stack = self.local_stack()
+        self.local_stack()
         if self.smoke:
             small = self.dataset("catalog-smoke-small", events=2000, songs=30, users=20, days=15)
             large = self.dataset("catalog-smoke-large", events=2000, songs=200, users=20, days=15)
@@ -378,20 +455,30 @@ class Bench:
             timed = []
             for _ in range(self.repeat):
                 timed += self.parse_run(self.python("-m", "bench.hourly_once", "hours", *hours, env=env))["hours"]
-            figures[label] = {"song_files": len(songs), "full_load_seconds": full["full_load"]["seconds"],
-                              "hourly_seconds": [t["seconds"] for t in timed],
-                              "hourly_seconds_median": median([t["seconds"] for t in timed]),
-                              "catalog_check_listing_seconds": check}
+            figures[label] = {
+                "song_files": len(songs),
+                "full_load_seconds": full["full_load"]["seconds"],
+                "hourly_seconds": [t["seconds"] for t in timed],
+                "hourly_seconds_median": median([t["seconds"] for t in timed]),
+                "catalog_check_listing_seconds": check,
+            }
         ratio = round(figures["large"]["hourly_seconds_median"] / figures["small"]["hourly_seconds_median"], 3)
         self.ratios["hourly_catalog_100k_vs_15k"] = ratio
-        self.add("hourly_run_vs_catalog_size",
-                 {"hours": hours, "song_files": counts, "runner": "dag.test() of final_project (22 tasks)",
-                  "catalog_check_minutes": os.environ.get("SPARKIFY_CATALOG_CHECK_MINUTES", "1440 (default)")},
-                 figures, {"hourly_catalog_100k_vs_15k": ratio})
+        self.add(
+            "hourly_run_vs_catalog_size",
+            {
+                "hours": hours,
+                "song_files": counts,
+                "runner": "dag.test() of final_project (22 tasks)",
+                "catalog_check_minutes": os.environ.get("SPARKIFY_CATALOG_CHECK_MINUTES", "1440 (default)"),
+            },
+            figures,
+            {"hourly_catalog_100k_vs_15k": ratio},
+        )
 
     @staticmethod
     def parse_run(stdout: str) -> dict:
-        return json.loads(next(line for line in stdout.splitlines() if line.startswith("BENCH "))[len("BENCH "):])
+        return json.loads(next(line for line in stdout.splitlines() if line.startswith("BENCH "))[len("BENCH ") :])
 
     def catalog_check_seconds(self, bucket: str) -> float:
         """What a due catalog check adds to an hourly run: listing every song object."""
@@ -415,8 +502,14 @@ class Bench:
             raise SystemExit(f"the scheduler benchmarks need the real data set at {REAL_DATA}")
         state_dir = self.work / "scheduler-stack"
         shutil.rmtree(state_dir, ignore_errors=True)  # a fresh metadata database, warehouse and logs
-        stack = Stack(state_dir, pg_port=free_port(), s3_port=free_port(), api_port=free_port(),
-                      bucket="bench-scheduler", parallelism=4)
+        stack = Stack(
+            state_dir,
+            pg_port=free_port(),
+            s3_port=free_port(),
+            api_port=free_port(),
+            bucket="bench-scheduler",
+            parallelism=4,
+        )
         try:
             stack.start(airflow=False)
             self.drop_tables(stack)  # an initial load: nothing staged or loaded before it
@@ -427,16 +520,21 @@ class Bench:
                 api.wait_for_dag(dag_id)
             api.unpause("final_project")
             api.unpause("create_tables")
-            full = api.wait_for_run("final_project", lambda r: r["run_type"] == "asset_triggered", timeout=1800,
-                                    what="the asset-triggered full load")
+            full = api.wait_for_run(
+                "final_project",
+                lambda r: r["run_type"] == "asset_triggered",
+                timeout=1800,
+                what="the asset-triggered full load",
+            )
             assert full["state"] == "success", full
-            full_wall = (datetime.fromisoformat(full["end_date"]) - datetime.fromisoformat(full["start_date"]))
+            full_wall = datetime.fromisoformat(full["end_date"]) - datetime.fromisoformat(full["start_date"])
             say(f"full load: {full_wall.total_seconds():.0f}s")
 
             # One day as a backfill: the 24 runs with logical dates 2018-11-01 01:00 ... 2018-11-02 00:00,
             # up to 4 at once (Airflow applies the backfill's max_active_runs, not the DAG's).
-            backfill = api.create_backfill("final_project", "2018-11-01T01:00:00+00:00", "2018-11-02T00:00:00+00:00",
-                                           max_active_runs=4)
+            backfill = api.create_backfill(
+                "final_project", "2018-11-01T01:00:00+00:00", "2018-11-02T00:00:00+00:00", max_active_runs=4
+            )
             say(f"backfill {backfill['id']} of final_project created")
             started = time.monotonic()
             while True:
@@ -446,16 +544,21 @@ class Bench:
                 if completed and not runs:
                     raise RuntimeError(f"backfill {backfill['id']} completed without creating a run")
                 if completed and len(finished) == len(runs):
-                    say(f"  backfill {backfill['id']} completed: {len(finished)} runs "
-                        f"({time.monotonic() - started:.0f}s)")
+                    say(
+                        f"  backfill {backfill['id']} completed: {len(finished)} runs "
+                        f"({time.monotonic() - started:.0f}s)"
+                    )
                     break
                 if stack.dead_components():
-                    raise RuntimeError(f"Airflow's {', '.join(stack.dead_components())} stopped: "
-                                       f"see {stack.log_dir / 'airflow-*.log'}")
+                    raise RuntimeError(
+                        f"Airflow's {', '.join(stack.dead_components())} stopped: see {stack.log_dir / 'airflow-*.log'}"
+                    )
                 if time.monotonic() - started > 3600:
                     raise TimeoutError(f"backfill {backfill['id']} did not complete within an hour")
-                say(f"  backfill {backfill['id']}: {len(finished)}/{len(runs)} runs finished "
-                    f"({time.monotonic() - started:.0f}s)")
+                say(
+                    f"  backfill {backfill['id']}: {len(finished)}/{len(runs)} runs finished "
+                    f"({time.monotonic() - started:.0f}s)"
+                )
                 time.sleep(10)
             self.record_scheduler(stack)  # the metadata database lives in the stack's PostgreSQL
         finally:
@@ -470,43 +573,66 @@ class Bench:
         with psycopg.connect(stack.metadata_conninfo()) as db:
             full_start, full_end = db.execute(
                 "SELECT start_date, end_date FROM dag_run WHERE dag_id = 'final_project' "
-                "AND run_type = 'asset_triggered' AND state = 'success' ORDER BY start_date LIMIT 1").fetchone()
-            stages = {task_id: None if duration is None else round(duration, 1) for task_id, duration in db.execute(
-                "SELECT task_id, duration FROM task_instance WHERE dag_id = 'final_project' "
-                "AND run_id LIKE 'asset_triggered%' AND task_id LIKE 'Stage_%'").fetchall()}
+                "AND run_type = 'asset_triggered' AND state = 'success' ORDER BY start_date LIMIT 1"
+            ).fetchone()
+            stages = {
+                task_id: None if duration is None else round(duration, 1)
+                for task_id, duration in db.execute(
+                    "SELECT task_id, duration FROM task_instance WHERE dag_id = 'final_project' "
+                    "AND run_id LIKE 'asset_triggered%' AND task_id LIKE 'Stage_%'"
+                ).fetchall()
+            }
             runs, succeeded, queued, first_start, last_end = db.execute(
                 "SELECT COUNT(*), COUNT(*) FILTER (WHERE state = 'success'), MIN(queued_at), MIN(start_date), "
-                "MAX(end_date) FROM dag_run WHERE dag_id = 'final_project' AND run_type = 'backfill'").fetchone()
+                "MAX(end_date) FROM dag_run WHERE dag_id = 'final_project' AND run_type = 'backfill'"
+            ).fetchone()
             tis = db.execute(
                 "SELECT COUNT(*) FROM task_instance AS ti JOIN dag_run AS r ON r.dag_id = ti.dag_id "
-                "AND r.run_id = ti.run_id WHERE r.dag_id = 'final_project' AND r.run_type = 'backfill'").fetchone()[0]
+                "AND r.run_id = ti.run_id WHERE r.dag_id = 'final_project' AND r.run_type = 'backfill'"
+            ).fetchone()[0]
         runner = "Airflow scheduler, LocalExecutor, parallelism 4, metadata on PostgreSQL"
         full_seconds = round((full_end - full_start).total_seconds(), 1)
-        self.add("initial_full_load", {"data": "real: 30 log files, 14,896 song files", "runner": runner},
-                 {"wall_seconds": full_seconds, "stage_task_seconds": stages},
-                 {"full_load_wall_seconds": full_seconds})
+        self.add(
+            "initial_full_load",
+            {"data": "real: 30 log files, 14,896 song files", "runner": runner},
+            {"wall_seconds": full_seconds, "stage_task_seconds": stages},
+            {"full_load_wall_seconds": full_seconds},
+        )
 
         wall = (last_end - queued).total_seconds() / 60
-        self.add("backfill_one_day",
-                 {"dates": "2018-11-01T01:00 .. 2018-11-02T00:00 (logical)",
-                  "how": "a backfill through Airflow's API, max_active_runs=4",
-                  "runner": runner,
-                  "wall": "first run queued to last run finished"},
-                 {"runs": runs, "succeeded": succeeded, "task_instances": tis, "wall_minutes": round(wall, 2),
-                  "first_start_to_last_end_minutes": round((last_end - first_start).total_seconds() / 60, 2),
-                  "task_instances_per_minute": round(tis / wall, 1)},
-                 {"backfill_wall_minutes": round(wall, 2)})
+        self.add(
+            "backfill_one_day",
+            {
+                "dates": "2018-11-01T01:00 .. 2018-11-02T00:00 (logical)",
+                "how": "a backfill through Airflow's API, max_active_runs=4",
+                "runner": runner,
+                "wall": "first run queued to last run finished",
+            },
+            {
+                "runs": runs,
+                "succeeded": succeeded,
+                "task_instances": tis,
+                "wall_minutes": round(wall, 2),
+                "first_start_to_last_end_minutes": round((last_end - first_start).total_seconds() / 60, 2),
+                "task_instances_per_minute": round(tis / wall, 1),
+            },
+            {"backfill_wall_minutes": round(wall, 2)},
+        )
 
         parses = self.dag_processor_stats(stack.log_dir / "airflow-dag-processor.log")
         parse_medians = {name: median(values) for name, values in parses.items()}
-        self.add("dag_parse_time",
-                 {"files": sorted(parses), "samples": {n: len(v) for n, v in parses.items()},
-                  "measured": "the DAG processor's own 'Last Duration' per file (each parse in a fresh process), "
-                              "from the stats tables in its log (airflow-dag-processor.log), during the full load "
-                              "and the backfill"},
-                 {"seconds_median_per_file": parse_medians,
-                  "seconds_min_per_file": {n: min(v) for n, v in parses.items()}},
-                 {"dag_parse_seconds": max(parse_medians.values())})
+        self.add(
+            "dag_parse_time",
+            {
+                "files": sorted(parses),
+                "samples": {n: len(v) for n, v in parses.items()},
+                "measured": "the DAG processor's own 'Last Duration' per file (each parse in a fresh process), "
+                "from the stats tables in its log (airflow-dag-processor.log), during the full load "
+                "and the backfill",
+            },
+            {"seconds_median_per_file": parse_medians, "seconds_min_per_file": {n: min(v) for n, v in parses.items()}},
+            {"dag_parse_seconds": max(parse_medians.values())},
+        )
 
     def record_scheduler_again(self) -> None:
         """--record-scheduler: the last scheduler stack's PostgreSQL, started on a free port (its port
@@ -514,8 +640,14 @@ class Bench:
         state_dir = self.work / "scheduler-stack"
         if not (state_dir / "pgdata" / "PG_VERSION").exists():
             raise SystemExit(f"no scheduler stack at {state_dir}: run `python -m bench.run --only scheduler`")
-        stack = Stack(state_dir, pg_port=free_port(), s3_port=free_port(), api_port=free_port(),
-                      bucket="bench-scheduler", parallelism=4)
+        stack = Stack(
+            state_dir,
+            pg_port=free_port(),
+            s3_port=free_port(),
+            api_port=free_port(),
+            bucket="bench-scheduler",
+            parallelism=4,
+        )
         stack.start_postgres()
         try:
             self.record_scheduler(stack)
@@ -526,8 +658,12 @@ class Bench:
     def bench_make_run(self) -> None:
         clone = self.work / "fresh-clone"
         shutil.rmtree(clone, ignore_errors=True)
-        env = {**os.environ, "SPARKIFY_PG_PORT": str(free_port()), "SPARKIFY_S3_PORT": str(free_port()),
-               "SPARKIFY_API_PORT": str(free_port())}
+        env = {
+            **os.environ,
+            "SPARKIFY_PG_PORT": str(free_port()),
+            "SPARKIFY_S3_PORT": str(free_port()),
+            "SPARKIFY_API_PORT": str(free_port()),
+        }
         for key in [k for k in env if k.startswith(("AIRFLOW", "SPARKIFY_DATA"))]:
             env.pop(key)
         started = time.perf_counter()
@@ -537,17 +673,21 @@ class Bench:
             shared.symlink_to(REPO.parent / "shared")
         log = self.work / "make-run.log"
         with open(log, "w") as out:
-            done = subprocess.run(["make", "run"], cwd=clone, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                  timeout=3600)
+            done = subprocess.run(
+                ["make", "run"], cwd=clone, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=3600
+            )
         seconds = time.perf_counter() - started
         subprocess.run(["make", "stop"], cwd=clone, env=env, capture_output=True)
-        self.add("make_run_fresh_clone", {"steps": "git clone + make run (venv from the warm pip cache, sample data)"},
-                 {"wall_seconds": round(seconds, 1), "exit_code": done.returncode, "log": str(log)})
+        self.add(
+            "make_run_fresh_clone",
+            {"steps": "git clone + make run (venv from the warm pip cache, sample data)"},
+            {"wall_seconds": round(seconds, 1), "exit_code": done.returncode, "log": str(log)},
+        )
 
     # ------------------------------------------------------------------ output
     def write(self, json_path: Path, md_path: Path, machine_info: dict) -> None:
         machine_info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        now = datetime.now(UTC).isoformat(timespec="seconds")
         fresh = [{**r, "machine": machine_info, "measured_at": now} for r in self.results]
         benchmarks, ratios = fresh, dict(self.ratios)
         if json_path.exists() and not self.smoke:  # keep what this invocation did not re-run (--only)
@@ -556,8 +696,14 @@ class Bench:
             kept = [r for r in previous.get("benchmarks", []) if r["name"] not in rerun]
             benchmarks = sorted(kept + fresh, key=lambda r: ORDER.index(r["name"]) if r["name"] in ORDER else 99)
             ratios = {**previous.get("ratios", {}), **self.ratios}
-        document = {"generated_at": now, "machine": machine_info, "smoke": self.smoke, "repeat": self.repeat,
-                    "benchmarks": benchmarks, "ratios": ratios}
+        document = {
+            "generated_at": now,
+            "machine": machine_info,
+            "smoke": self.smoke,
+            "repeat": self.repeat,
+            "benchmarks": benchmarks,
+            "ratios": ratios,
+        }
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(document, indent=2) + "\n")
         md_path.parent.mkdir(parents=True, exist_ok=True)
@@ -569,18 +715,24 @@ def markdown(document: dict) -> str:
     rows = ["| Benchmark | Measure | Value | Target | Met |", "|---|---|---|---|---|"]
     for result in document["benchmarks"]:
         for key, target in result.get("targets", {}).items():
-            rows.append(f"| {result['name']} | {key} | {target['value']} | {target['target']} | "
-                        f"{'yes' if target['met'] else '**no**'} |")
+            rows.append(
+                f"| {result['name']} | {key} | {target['value']} | {target['target']} | "
+                f"{'yes' if target['met'] else '**no**'} |"
+            )
         if not result.get("targets"):
             for key, value in result["figures"].items():
                 rows.append(f"| {result['name']} | {key} | {value} | report | - |")
     m = document["machine"]
     when = sorted({r.get("measured_at", document["generated_at"]) for r in document["benchmarks"]})
-    table = "\n".join([
-        f"Measured on {m['cpus']} CPUs, {m['memory_gib']} GiB, Python {m['python']}, between {when[0]} and "
-        f"{when[-1]} (each benchmark's time and load average are in the JSON); medians of "
-        f"{document['repeat']} runs. Raw figures: `bench/results/latest.json`.",
-        "", *rows])
+    table = "\n".join(
+        [
+            f"Measured on {m['cpus']} CPUs, {m['memory_gib']} GiB, Python {m['python']}, between {when[0]} and "
+            f"{when[-1]} (each benchmark's time and load average are in the JSON); medians of "
+            f"{document['repeat']} runs. Raw figures: `bench/results/latest.json`.",
+            "",
+            *rows,
+        ]
+    )
     md = REPO / "docs" / "benchmarks.md"
     begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
     text = md.read_text() if md.exists() else f"# Benchmarks\n\n{begin}\n{end}\n"
@@ -593,11 +745,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default=",".join(ALL))
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--record-scheduler", action="store_true",
-                        help="only record the scheduler benchmarks' figures from the last scheduler stack")
+    parser.add_argument(
+        "--record-scheduler",
+        action="store_true",
+        help="only record the scheduler benchmarks' figures from the last scheduler stack",
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny data, one repeat: checks the harness only")
-    parser.add_argument("--out", type=Path, help="where to write latest.json and benchmarks.md "
-                                                 "(default: bench/results/ and docs/)")
+    parser.add_argument(
+        "--out", type=Path, help="where to write latest.json and benchmarks.md (default: bench/results/ and docs/)"
+    )
     args = parser.parse_args(argv)
     wanted = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(wanted) - set(ALL)

@@ -67,7 +67,9 @@ def create_tables():
         if not result["applied"] and not result["baselined"]:
             raise AirflowSkipException(f"The schema is already at version {result['version']}: no asset event.")
         outlet_events[config.SCHEMA_READY].extra = {
-            "schema_version": result["version"], "applied": result["applied"], "baselined": result["baselined"],
+            "schema_version": result["version"],
+            "applied": result["applied"],
+            "baselined": result["baselined"],
         }
 
     migrated = migrate()

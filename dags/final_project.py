@@ -71,8 +71,9 @@ from include.sparkify.window import Window
         callback=AsyncCallback(alert_late_run, kwargs={"allowed_minutes": config.RUN_DEADLINE_MINUTES}),
     ),
     params={
-        "restage_songs": Param(False, type="boolean",
-                               description="Restage the song catalog even if its objects did not change."),
+        "restage_songs": Param(
+            False, type="boolean", description="Restage the song catalog even if its objects did not change."
+        ),
     },
     template_searchpath=[str(config.SQL_DIR)],
     user_defined_macros={"run_window": Window.from_run},

@@ -43,8 +43,9 @@ class AirflowAPI:
 
     def token(self) -> str:
         if self._token is None:
-            reply = self._request("POST", "/auth/token",
-                                  {"username": self.username, "password": self.password}, auth=False)
+            reply = self._request(
+                "POST", "/auth/token", {"username": self.username, "password": self.password}, auth=False
+            )
             self._token = reply["access_token"]
         return self._token
 
@@ -66,8 +67,10 @@ class AirflowAPI:
                 return self.get(f"/api/v2/dags/{dag_id}")
             except RuntimeError:
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"DAG {dag_id} did not appear in Airflow within {timeout:.0f}s "
-                                       "(see the import errors in the UI)") from None
+                    raise TimeoutError(
+                        f"DAG {dag_id} did not appear in Airflow within {timeout:.0f}s "
+                        "(see the import errors in the UI)"
+                    ) from None
                 time.sleep(2)
 
     def unpause(self, dag_id: str) -> None:
@@ -92,8 +95,9 @@ class AirflowAPI:
 
     def failed_task_instances(self, dag_id: str) -> list[dict]:
         """Task instances of every run of dag_id that failed or wait for a retry."""
-        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/~/taskInstances", state=["failed", "up_for_retry"],
-                        limit=1000)["task_instances"]
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/~/taskInstances", state=["failed", "up_for_retry"], limit=1000)[
+            "task_instances"
+        ]
 
     def retry_delay(self, dag_id: str, task_id: str):
         """The task's retry_delay (a timedelta), or None when the API does not say."""
@@ -103,24 +107,31 @@ class AirflowAPI:
         if key not in self._retry_delays:
             delay = self.get(f"/api/v2/dags/{dag_id}/tasks/{urllib.parse.quote(task_id, safe='')}").get("retry_delay")
             if isinstance(delay, dict):
-                self._retry_delays[key] = timedelta(days=delay.get("days", 0), seconds=delay.get("seconds", 0),
-                                                    microseconds=delay.get("microseconds", 0))
+                self._retry_delays[key] = timedelta(
+                    days=delay.get("days", 0),
+                    seconds=delay.get("seconds", 0),
+                    microseconds=delay.get("microseconds", 0),
+                )
             else:
                 self._retry_delays[key] = None
         return self._retry_delays[key]
 
-    def create_backfill(self, dag_id: str, from_date: str, to_date: str, max_active_runs: int = 1,
-                        reprocess_behavior: str = "failed") -> dict:
+    def create_backfill(
+        self, dag_id: str, from_date: str, to_date: str, max_active_runs: int = 1, reprocess_behavior: str = "failed"
+    ) -> dict:
         """A backfill of the runs whose logical dates lie in [from_date, to_date] (both included)."""
-        return self.post("/api/v2/backfills", {
-            "dag_id": dag_id,
-            "from_date": from_date,
-            "to_date": to_date,
-            "run_backwards": False,
-            "dag_run_conf": {},
-            "reprocess_behavior": reprocess_behavior,
-            "max_active_runs": max_active_runs,
-        })
+        return self.post(
+            "/api/v2/backfills",
+            {
+                "dag_id": dag_id,
+                "from_date": from_date,
+                "to_date": to_date,
+                "run_backwards": False,
+                "dag_run_conf": {},
+                "reprocess_behavior": reprocess_behavior,
+                "max_active_runs": max_active_runs,
+            },
+        )
 
     def backfills(self, dag_id: str) -> list[dict]:
         return self.get("/api/v2/backfills", dag_id=dag_id, limit=100)["backfills"]

@@ -41,7 +41,7 @@ def wait_for_s3(s3, timeout: float = 120) -> None:
         try:
             s3.list_buckets()
             return
-        except Exception as exc:  # noqa: BLE001 - connection refused while the server starts
+        except Exception as exc:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the S3 stand-in did not answer within {timeout:.0f}s: {exc}") from exc
             time.sleep(1)
@@ -62,10 +62,12 @@ def ensure_bucket(s3, bucket: str, region: str) -> bool:
 def sample(out: Path) -> Path:
     from include.sparkify.datagen import GeneratorSpec, generate
 
-    spec = GeneratorSpec(events=int(os.environ.get("SPARKIFY_SEED_EVENTS", 20_000)),
-                         songs=int(os.environ.get("SPARKIFY_SEED_SONGS", 500)),
-                         users=int(os.environ.get("SPARKIFY_SEED_USERS", 100)),
-                         days=int(os.environ.get("SPARKIFY_SEED_DAYS", 30)))
+    spec = GeneratorSpec(
+        events=int(os.environ.get("SPARKIFY_SEED_EVENTS", 20_000)),
+        songs=int(os.environ.get("SPARKIFY_SEED_SONGS", 500)),
+        users=int(os.environ.get("SPARKIFY_SEED_USERS", 100)),
+        days=int(os.environ.get("SPARKIFY_SEED_DAYS", 30)),
+    )
     say(f"generating the sample: {spec.events} events over {spec.days} days, {spec.songs} songs ...")
     stats = generate(out, spec)
     say(f"  {stats['log_files']} log files, {stats['song_files']} song files ({stats['bytes'] / 1e6:.1f} MB)")

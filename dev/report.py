@@ -7,8 +7,18 @@ import psycopg
 
 from dev.stack import REPO, Stack
 
-TABLES = ["staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time", "staging_rejects",
-          "dq_history", "daily_listening"]
+TABLES = [
+    "staging_events",
+    "staging_songs",
+    "songplays",
+    "users",
+    "songs",
+    "artists",
+    "time",
+    "staging_rejects",
+    "dq_history",
+    "daily_listening",
+]
 SQL_DIR = REPO / "include" / "sql"
 
 
@@ -40,23 +50,30 @@ def dq_history(dsn: str) -> list[tuple]:
 
 def daily_listening(dsn: str, limit: int = 7) -> list[tuple]:
     with psycopg.connect(dsn) as conn:
-        return conn.execute("SELECT play_date, plays, listeners, paid_share, top_song_title, top_artist_name "
-                            "FROM daily_listening ORDER BY play_date DESC LIMIT %s", (limit,)).fetchall()
+        return conn.execute(
+            "SELECT play_date, plays, listeners, paid_share, top_song_title, top_artist_name "
+            "FROM daily_listening ORDER BY play_date DESC LIMIT %s",
+            (limit,),
+        ).fetchall()
 
 
 def dq_history_lines(dsn: str) -> list[str]:
     lines = []
     for check, table, results, passed, failed, value, threshold, last_failed in dq_history(dsn):
         when = f", last failed {last_failed:%Y-%m-%d %H:%M}" if last_failed else ""
-        lines.append(f"  {'FAIL' if failed else 'PASS'}  {table or '-':<16}{check:<28} {results:>4} results, "
-                     f"{passed:>4} passed, {failed:>3} failed; latest: {str(value)[:60]} ({threshold}){when}")
+        lines.append(
+            f"  {'FAIL' if failed else 'PASS'}  {table or '-':<16}{check:<28} {results:>4} results, "
+            f"{passed:>4} passed, {failed:>3} failed; latest: {str(value)[:60]} ({threshold}){when}"
+        )
     return lines or ["  (no results recorded yet)"]
 
 
 def daily_listening_lines(dsn: str) -> list[str]:
-    lines = [f"  {day}  {plays:>6} plays  {listeners:>4} listeners  paid {float(share):.0%}  "
-             f"top song: {str(song or '-')[:30]}  top artist: {str(artist or '-')[:30]}"
-             for day, plays, listeners, share, song, artist in daily_listening(dsn)]
+    lines = [
+        f"  {day}  {plays:>6} plays  {listeners:>4} listeners  paid {float(share):.0%}  "
+        f"top song: {str(song or '-')[:30]}  top artist: {str(artist or '-')[:30]}"
+        for day, plays, listeners, share, song, artist in daily_listening(dsn)
+    ]
     return lines or ["  (not built yet: sparkify_analytics runs after final_project)"]
 
 
@@ -82,7 +99,7 @@ def report(stack: Stack, api, full_load: dict | None, hourly_runs: list[dict]) -
     lines += [
         "",
         f"Airflow UI:  {stack.api_url}   login: admin, password in {stack.passwords_file}",
-        f"Warehouse:   make sql Q=\"select count(*) from songplays\"   ({stack.warehouse_dsn().split('@')[1]})",
+        f'Warehouse:   make sql Q="select count(*) from songplays"   ({stack.warehouse_dsn().split("@")[1]})',
         f"S3 (moto):   {stack.s3_endpoint}   bucket: {stack.bucket}",
         "Stop everything with: make stop",
         "=" * 72,

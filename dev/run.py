@@ -15,7 +15,7 @@ import os
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from dev.airflow_api import AirflowAPI
@@ -83,8 +83,8 @@ def parse_when(value: str) -> str:
     """A date or ISO datetime -> ISO datetime in UTC."""
     moment = datetime.fromisoformat(value)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat()
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
 
 
 def data_dir(stack: Stack) -> Path:
@@ -116,9 +116,12 @@ def reset_if_source_changed(stack: Stack, source: Path) -> None:
 
         say(f"The data set changed (was {previous}): emptying the local warehouse tables ...")
         with psycopg.connect(stack.warehouse_dsn(), autocommit=True) as conn:
-            tables = [r[0] for r in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
-            ).fetchall()]
+            tables = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+                ).fetchall()
+            ]
             if tables:
                 conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables))
         stack.stop_s3()  # and the bucket: moto keeps objects in memory
@@ -155,8 +158,10 @@ def main() -> int:
     uploaded = upload_tree(stack.s3_client(), stack.bucket, source, progress=say)
     say(f"  {uploaded['uploaded']} uploaded, {uploaded['kept']} already there")
 
-    say(f"Starting Airflow on {stack.api_url}: metadata database on the embedded PostgreSQL, scheduler "
-        "(LocalExecutor), DAG processor, triggerer, API server (the first start takes a minute) ...")
+    say(
+        f"Starting Airflow on {stack.api_url}: metadata database on the embedded PostgreSQL, scheduler "
+        "(LocalExecutor), DAG processor, triggerer, API server (the first start takes a minute) ..."
+    )
     with still(f"waiting for Airflow's components (logs: {stack.log_dir}/airflow-*.log)"):
         stack.start_airflow()
     api = AirflowAPI(stack.api_url, "admin", stack.admin_password())
@@ -178,19 +183,25 @@ def main() -> int:
         say("Running create_tables (its first run): creating the warehouse schema ...")
     known_full = {r["dag_run_id"] for r in api.runs("final_project") if r["data_interval_start"] is None}
     known_ct = {r["dag_run_id"] for r in earlier}
-    created = api.wait_for_run("create_tables", lambda r: r["dag_run_id"] not in known_ct, timeout=600,
-                               what="the create_tables run",
-                               progress=both(RunProgress(api, "create_tables", "create_tables"),
-                                             lambda: failures.say_new("create_tables")))
+    created = api.wait_for_run(
+        "create_tables",
+        lambda r: r["dag_run_id"] not in known_ct,
+        timeout=600,
+        what="the create_tables run",
+        progress=both(RunProgress(api, "create_tables", "create_tables"), lambda: failures.say_new("create_tables")),
+    )
     if created["state"] != "success":
         raise RunFailed(failures.final_message("create_tables", created))
     states = {ti["task_id"]: ti["state"] for ti in api.task_instances("create_tables", created["dag_run_id"])}
     if states.get("Stop_execution") == "success":
         say("  the schema changed: its asset triggers a full load")
-    elif uploaded["uploaded"] or not any(r["state"] == "success" and r["data_interval_start"] is None
-                                         for r in api.runs("final_project")):
-        say("  the schema is current; new objects were uploaded: triggering a full load (a manual run "
-            "without a logical date) ...")
+    elif uploaded["uploaded"] or not any(
+        r["state"] == "success" and r["data_interval_start"] is None for r in api.runs("final_project")
+    ):
+        say(
+            "  the schema is current; new objects were uploaded: triggering a full load (a manual run "
+            "without a logical date) ..."
+        )
         api.trigger("final_project")
     else:
         say("  the schema is current and nothing new was uploaded: no full load")
@@ -201,11 +212,20 @@ def main() -> int:
         full = api.wait_for_run(
             "final_project",
             lambda r: r["data_interval_start"] is None and r["dag_run_id"] not in known_full,
-            timeout=1800, what="the full load",
-            progress=both(RunProgress(api, "final_project", "full load",
-                                      runs=lambda rs: [r for r in rs if r["data_interval_start"] is None
-                                                       and r["dag_run_id"] not in known_full]),
-                          lambda: failures.say_new("final_project")))
+            timeout=1800,
+            what="the full load",
+            progress=both(
+                RunProgress(
+                    api,
+                    "final_project",
+                    "full load",
+                    runs=lambda rs: [
+                        r for r in rs if r["data_interval_start"] is None and r["dag_run_id"] not in known_full
+                    ],
+                ),
+                lambda: failures.say_new("final_project"),
+            ),
+        )
         say(f"Full load {full['dag_run_id']}: {full['state']}")
         if full["state"] != "success":
             raise RunFailed(failures.final_message("final_project", full))
@@ -215,8 +235,10 @@ def main() -> int:
 
     print(report(stack, api, full, runs))
     if not all(r["state"] == "success" for r in runs):
-        raise RunFailed(f"{sum(r['state'] != 'success' for r in runs)} of the window's {len(runs)} hourly runs "
-                        "failed: see the lines marked ! above")
+        raise RunFailed(
+            f"{sum(r['state'] != 'success' for r in runs)} of the window's {len(runs)} hourly runs "
+            "failed: see the lines marked ! above"
+        )
     return 0
 
 
@@ -247,10 +269,15 @@ def run_window(api: AirflowAPI, failures: TaskFailures, start: str, end: str) ->
     def window_runs(runs: list[dict]) -> list[dict]:
         """The runs whose data interval is one of the window's hours (a run is found by what it
         loads: a backfill run's logical date is its interval's start, a scheduled run's the end)."""
-        return [r for r in runs if r["data_interval_start"] and r["data_interval_end"]
-                and parse_when(r["data_interval_start"]) in wanted
-                and datetime.fromisoformat(parse_when(r["data_interval_end"])) - timedelta(hours=1)
-                == datetime.fromisoformat(parse_when(r["data_interval_start"]))]
+        return [
+            r
+            for r in runs
+            if r["data_interval_start"]
+            and r["data_interval_end"]
+            and parse_when(r["data_interval_start"]) in wanted
+            and datetime.fromisoformat(parse_when(r["data_interval_end"])) - timedelta(hours=1)
+            == datetime.fromisoformat(parse_when(r["data_interval_start"]))
+        ]
 
     existing = window_runs(api.runs("final_project"))
     if len(existing) == len(hours) and all(r["state"] == "success" for r in existing):
@@ -263,11 +290,17 @@ def run_window(api: AirflowAPI, failures: TaskFailures, start: str, end: str) ->
     else:
         max_active = int(os.environ.get("SPARKIFY_BACKFILL_MAX_ACTIVE_RUNS", "4"))
         # from_date and to_date bound the runs' run_after, the end of each hour; both included.
-        backfill = api.create_backfill("final_project", (hours[0] + timedelta(hours=1)).isoformat(),
-                                       (hours[-1] + timedelta(hours=1)).isoformat(),
-                                       max_active_runs=max_active, reprocess_behavior="failed")
-        say(f"Backfill {backfill['id']} of final_project: the {len(hours)} hourly runs covering {start} .. {end}, "
-            f"up to {max_active} at once (UI: Dags > final_project > Backfills) ...")
+        backfill = api.create_backfill(
+            "final_project",
+            (hours[0] + timedelta(hours=1)).isoformat(),
+            (hours[-1] + timedelta(hours=1)).isoformat(),
+            max_active_runs=max_active,
+            reprocess_behavior="failed",
+        )
+        say(
+            f"Backfill {backfill['id']} of final_project: the {len(hours)} hourly runs covering {start} .. {end}, "
+            f"up to {max_active} at once (UI: Dags > final_project > Backfills) ..."
+        )
     progress = BackfillProgress(api, backfill["id"], window_runs)
     while True:
         runs = window_runs(api.runs("final_project"))
@@ -292,9 +325,11 @@ class BackfillProgress:
     def describe(self, runs: list[dict]) -> str:
         now = []
         for run in (r for r in runs if r["state"] == "running"):
-            active = sorted(ti["task_id"].rsplit(".", 1)[-1]
-                            for ti in self.api.task_instances("final_project", run["dag_run_id"])
-                            if ti["state"] == "running")
+            active = sorted(
+                ti["task_id"].rsplit(".", 1)[-1]
+                for ti in self.api.task_instances("final_project", run["dag_run_id"])
+                if ti["state"] == "running"
+            )
             now.append(f"{parse_when(run['data_interval_start'])[11:16]} {'+'.join(active) or '-'}")
         return f"backfill {self.backfill_id}: {run_states(runs)}; now: {', '.join(now) or '-'}"
 
@@ -344,8 +379,7 @@ def describe_failure(ti: dict, logs_dir: Path, retry_delay: timedelta | None) ->
     else:
         what = f"failed for good (attempt {attempt} of {of})"
     log = task_log(logs_dir, ti)
-    return (f"  ! {ti['task_id']} of {ti['dag_run_id']} {what}: {error}\n"
-            f"    log: {log if log else logs_dir}")
+    return f"  ! {ti['task_id']} of {ti['dag_run_id']} {what}: {error}\n    log: {log if log else logs_dir}"
 
 
 def task_log(logs_dir: Path, ti: dict) -> Path | None:

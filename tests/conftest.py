@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from datetime import UTC
 from pathlib import Path
 from urllib.parse import quote
 
@@ -43,8 +44,10 @@ def real_data_or_skip() -> Path:
     if not (REAL_DATA / "log_data").is_dir():
         if in_ci():
             pytest.fail(f"the real data set is missing in CI: expected {REAL_DATA}")
-        pytest.skip(f"needs the real Sparkify data set at {REAL_DATA} (../shared beside the repo); "
-                    "not available here, e.g. inside the Astro image under `astro dev pytest`")
+        pytest.skip(
+            f"needs the real Sparkify data set at {REAL_DATA} (../shared beside the repo); "
+            "not available here, e.g. inside the Astro image under `astro dev pytest`"
+        )
     return REAL_DATA
 
 
@@ -69,8 +72,10 @@ def local_tools_or_skip(modules=(), executables=(), what: str = "this test") -> 
     missing = missing_tools(modules, executables)
     if not missing:
         return
-    reason = (f"{what}: needs {', '.join(missing)} (requirements-local.txt), not installed here; "
-              "e.g. inside the Astro Runtime image under `astro dev pytest`, which has only requirements.txt")
+    reason = (
+        f"{what}: needs {', '.join(missing)} (requirements-local.txt), not installed here; "
+        "e.g. inside the Astro Runtime image under `astro dev pytest`, which has only requirements.txt"
+    )
     if in_ci():
         pytest.fail(f"CI must have every test tool: {reason}")
     pytest.skip(reason)
@@ -104,8 +109,9 @@ def pytest_runtest_setup(item) -> None:
     module = getattr(item, "module", None)
     needs = tools_needed(getattr(item, "fixturenames", ()), module.__name__ if module else "")
     if needs:
-        local_tools_or_skip(needs, what="the local stand-ins" if STACK_FIXTURES & set(item.fixturenames)
-                            else item.nodeid.split("::")[0])
+        local_tools_or_skip(
+            needs, what="the local stand-ins" if STACK_FIXTURES & set(item.fixturenames) else item.nodeid.split("::")[0]
+        )
 
 
 @contextlib.contextmanager
@@ -124,8 +130,13 @@ def stack_state(name: str):
 
 @pytest.fixture(scope="session")
 def airflow_db() -> None:
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=os.environ.copy())
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        env=os.environ.copy(),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -178,9 +189,15 @@ def scheduler_stack(tmp_path_factory):
     # A lateness deadline every run misses (6 s after it is queued), so the deadline alert
     # fires for real under this scheduler (tests/test_monitoring_scheduler.py).
     with stack_state("scheduler") as state:
-        stack = Stack(state, pg_port=free_port(), s3_port=free_port(), api_port=free_port(),
-                      bucket="sparkify-scheduler", parallelism=4,
-                      extra_env={"SPARKIFY_RUN_DEADLINE_MINUTES": SCHEDULER_RUN_DEADLINE_MINUTES})
+        stack = Stack(
+            state,
+            pg_port=free_port(),
+            s3_port=free_port(),
+            api_port=free_port(),
+            bucket="sparkify-scheduler",
+            parallelism=4,
+            extra_env={"SPARKIFY_RUN_DEADLINE_MINUTES": SCHEDULER_RUN_DEADLINE_MINUTES},
+        )
         try:
             stack.start(airflow=False)
             upload_tree(stack.s3_client(), stack.bucket, data)
@@ -211,8 +228,9 @@ def asset_triggered_run(scheduler_stack, scheduler_api) -> dict:
     api.unpause("create_tables")  # @once: runs as soon as it is unpaused
     created = api.wait_for_run("create_tables", lambda r: True, timeout=300)
     assert created["state"] == "success", created
-    return api.wait_for_run("final_project", lambda r: r["run_type"] == "asset_triggered", timeout=600,
-                            what="the asset-triggered run")
+    return api.wait_for_run(
+        "final_project", lambda r: r["run_type"] == "asset_triggered", timeout=600, what="the asset-triggered run"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -228,16 +246,20 @@ def full_load_analytics(scheduler_stack, scheduler_api, asset_triggered_run) -> 
     def triggered_by_full_load(run: dict) -> bool:
         if run["run_type"] != "asset_triggered":
             return False
-        events = api.get(f"/api/v2/dags/sparkify_analytics/dagRuns/{quote(run['dag_run_id'], safe='')}"
-                         "/upstreamAssetEvents")["asset_events"]
+        events = api.get(
+            f"/api/v2/dags/sparkify_analytics/dagRuns/{quote(run['dag_run_id'], safe='')}/upstreamAssetEvents"
+        )["asset_events"]
         return {e["source_run_id"] for e in events} == {full_run_id}
 
-    run = api.wait_for_run("sparkify_analytics", triggered_by_full_load, timeout=600,
-                           what="the run the full load's assets triggered")
+    run = api.wait_for_run(
+        "sparkify_analytics", triggered_by_full_load, timeout=600, what="the run the full load's assets triggered"
+    )
     with warehouse(stack) as conn:
-        rows = conn.execute("SELECT play_date, plays, listeners, paid_plays, free_plays, paid_share, "
-                            "paid_listeners_now, top_song_id, top_song_title, top_song_plays, top_artist_id, "
-                            "top_artist_name, top_artist_plays FROM daily_listening").fetchall()
+        rows = conn.execute(
+            "SELECT play_date, plays, listeners, paid_plays, free_plays, paid_share, "
+            "paid_listeners_now, top_song_id, top_song_title, top_song_plays, top_artist_id, "
+            "top_artist_name, top_artist_plays FROM daily_listening"
+        ).fetchall()
         counts = {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in ("songplays", "users")}
     return {"run": run, "daily_listening": rows, "counts": counts}
 
@@ -248,16 +270,17 @@ def parallel_backfill(scheduler_stack, scheduler_api, asset_triggered_run, full_
     2018-11-02 04:00, 8 hourly runs), on tables emptied of songplays, users and time first.
     Requests the full-load fixtures first: it changes the tables they describe. Returns the
     window, the backfill and its runs, finished."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     stack, _ = scheduler_stack
     api = scheduler_api
     with warehouse(stack) as conn:
         conn.execute('TRUNCATE songplays, users, "time"')
-    start = datetime(2018, 11, 1, 20, tzinfo=timezone.utc)
-    end = datetime(2018, 11, 2, 4, tzinfo=timezone.utc)
-    backfill = api.create_backfill("final_project", (start + timedelta(hours=1)).isoformat(), end.isoformat(),
-                                   max_active_runs=4)
+    start = datetime(2018, 11, 1, 20, tzinfo=UTC)
+    end = datetime(2018, 11, 2, 4, tzinfo=UTC)
+    backfill = api.create_backfill(
+        "final_project", (start + timedelta(hours=1)).isoformat(), end.isoformat(), max_active_runs=4
+    )
 
     def finished() -> list[dict] | None:
         dead = stack.dead_components()

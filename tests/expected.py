@@ -79,9 +79,14 @@ def songplays(events: list[dict], songs: list[dict]) -> dict[str, dict]:
         ident = f"{e['userId']}|{e['sessionId']}|{e['itemInSession']}|{e['ts']}"
         song_id, artist_id = catalog.get((e["song"], e["artist"], e["length"]), (None, None))
         rows[hashlib.md5(ident.encode()).hexdigest()] = {
-            "start_time": start_time(e["ts"]), "user_id": int(e["userId"]), "level": e["level"],
-            "song_id": song_id, "artist_id": artist_id, "session_id": e["sessionId"],
-            "location": e["location"], "user_agent": e["userAgent"],
+            "start_time": start_time(e["ts"]),
+            "user_id": int(e["userId"]),
+            "level": e["level"],
+            "song_id": song_id,
+            "artist_id": artist_id,
+            "session_id": e["sessionId"],
+            "location": e["location"],
+            "user_agent": e["userAgent"],
         }
     return rows
 
@@ -96,8 +101,16 @@ def users(events: list[dict]) -> dict[int, dict]:
     for e in events:
         if e["userId"] and (e["userId"] not in latest or rank(e) > rank(latest[e["userId"]])):
             latest[e["userId"]] = e
-    return {int(uid): {"first_name": e["firstName"], "last_name": e["lastName"], "gender": e["gender"],
-                       "level": e["level"], "last_seen_at": start_time(e["ts"])} for uid, e in latest.items()}
+    return {
+        int(uid): {
+            "first_name": e["firstName"],
+            "last_name": e["lastName"],
+            "gender": e["gender"],
+            "level": e["level"],
+            "last_seen_at": start_time(e["ts"]),
+        }
+        for uid, e in latest.items()
+    }
 
 
 def songs_table(songs: list[dict]) -> dict[str, dict]:
@@ -106,7 +119,10 @@ def songs_table(songs: list[dict]) -> dict[str, dict]:
     for s in songs:
         row = {"title": text(s["title"]), "artist_id": s["artist_id"], "year": s["year"], "duration": s["duration"]}
         if s["song_id"] not in best or (row["artist_id"], row["title"], row["duration"]) < (
-                best[s["song_id"]]["artist_id"], best[s["song_id"]]["title"], best[s["song_id"]]["duration"]):
+            best[s["song_id"]]["artist_id"],
+            best[s["song_id"]]["title"],
+            best[s["song_id"]]["duration"],
+        ):
             best[s["song_id"]] = row
     return best
 
@@ -115,8 +131,12 @@ def artists_table(songs: list[dict]) -> dict[str, dict]:
     """artist_id -> the artist as given by the artist's song with the smallest song_id (rule 5)."""
     chosen: dict[str, dict] = {}
     for s in sorted(songs, key=lambda s: s["song_id"], reverse=True):
-        chosen[s["artist_id"]] = {"name": text(s["artist_name"]), "location": text(s["artist_location"]),
-                                  "latitude": s["artist_latitude"], "longitude": s["artist_longitude"]}
+        chosen[s["artist_id"]] = {
+            "name": text(s["artist_name"]),
+            "location": text(s["artist_location"]),
+            "latitude": s["artist_latitude"],
+            "longitude": s["artist_longitude"],
+        }
     return chosen
 
 
@@ -125,8 +145,14 @@ def time_table(plays: dict[str, dict]) -> dict[datetime, dict]:
     out = {}
     for row in plays.values():
         t = row["start_time"]
-        out[t] = {"hour": t.hour, "day": t.day, "week": t.isocalendar()[1], "month": t.month, "year": t.year,
-                  "weekday": (t.weekday() + 1) % 7}
+        out[t] = {
+            "hour": t.hour,
+            "day": t.day,
+            "week": t.isocalendar()[1],
+            "month": t.month,
+            "year": t.year,
+            "weekday": (t.weekday() + 1) % 7,
+        }
     return out
 
 
@@ -158,8 +184,18 @@ def daily_listening(events: list[dict], songs: list[dict]) -> dict[date, tuple]:
         listeners = {p["user_id"] for p in plays}
         song, song_n = top(Counter(p["song_id"] for p in plays if p["song_id"]))
         artist, artist_n = top(Counter(p["artist_id"] for p in plays if p["artist_id"]))
-        out[day] = (len(plays), len(listeners), paid, len(plays) - paid,
-                    (Decimal(paid) / len(plays)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP),
-                    sum(level_now[u] == "paid" for u in listeners),
-                    song, titles.get(song), song_n, artist, names.get(artist), artist_n)
+        out[day] = (
+            len(plays),
+            len(listeners),
+            paid,
+            len(plays) - paid,
+            (Decimal(paid) / len(plays)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP),
+            sum(level_now[u] == "paid" for u in listeners),
+            song,
+            titles.get(song),
+            song_n,
+            artist,
+            names.get(artist),
+            artist_n,
+        )
     return out

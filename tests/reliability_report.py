@@ -19,8 +19,9 @@ def fault_lines() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         generate(tmp, SPEC)
-        return sum(1 for p in Path(tmp, "log_data").rglob("*.json")
-                   for line in p.read_text().split("\n") if line.strip())
+        return sum(
+            1 for p in Path(tmp, "log_data").rglob("*.json") for line in p.read_text().split("\n") if line.strip()
+        )
 
 
 def rows(cases: dict) -> list[str]:

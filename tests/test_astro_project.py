@@ -18,6 +18,7 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -61,7 +62,7 @@ def connections(settings: dict) -> dict[str, dict]:
 def depends_on(service: dict) -> dict[str, str]:
     deps = service.get("depends_on") or {}
     if isinstance(deps, list):
-        return {name: "service_started" for name in deps}
+        return dict.fromkeys(deps, "service_started")
     return {name: (spec or {}).get("condition", "service_started") for name, spec in deps.items()}
 
 
@@ -97,7 +98,7 @@ def compose_problems(doc: dict) -> list[str]:
             if condition == "service_completed_successfully" and str(target.get("restart", "no")) != "no":
                 problems.append(f"{name}: waits for {dep} to complete but {dep} restarts ({target.get('restart')})")
         svc_networks = svc.get("networks") or []
-        for net in (svc_networks if isinstance(svc_networks, list) else list(svc_networks)):
+        for net in svc_networks if isinstance(svc_networks, list) else list(svc_networks):
             if net not in networks:
                 problems.append(f"{name}: unknown network {net!r}")
         if name not in ASTRO_SERVICES and "airflow" not in svc_networks:
@@ -118,6 +119,7 @@ def compose_problems(doc: dict) -> list[str]:
 
 # ---------------------------------------------------------------- compose
 
+
 def test_compose_references_only_existing_services_networks_and_volumes(compose):
     assert compose_problems(compose) == []
 
@@ -131,15 +133,23 @@ def test_compose_check_catches_broken_references(compose):
     del broken["services"]["warehouse"]["healthcheck"]
     broken["services"]["s3"]["ports"] = ["8080:5000"]
     problems = "\n".join(compose_problems(broken))
-    for expected in ("unknown service 's3-sed'", "unknown network 'default-net'", "webserver: not an Astro service",
-                     "s3-seed restarts", "warehouse has no healthcheck", "host port 8080"):
+    for expected in (
+        "unknown service 's3-sed'",
+        "unknown network 'default-net'",
+        "webserver: not an Astro service",
+        "s3-seed restarts",
+        "warehouse has no healthcheck",
+        "host port 8080",
+    ):
         assert expected in problems
 
 
 def test_the_scheduler_waits_for_the_seeded_bucket_and_the_warehouse(compose):
     services = compose["services"]
-    assert depends_on(services["scheduler"]) == {"s3-seed": "service_completed_successfully",
-                                                 "warehouse": "service_healthy"}
+    assert depends_on(services["scheduler"]) == {
+        "s3-seed": "service_completed_successfully",
+        "warehouse": "service_healthy",
+    }
     seed = services["s3-seed"]
     assert depends_on(seed) == {"s3": "service_started"}
     assert seed["entrypoint"][-1] == "dev.compose_seed" and (REPO / "dev/compose_seed.py").exists()
@@ -155,6 +165,7 @@ def test_parse_and_run_see_the_same_sparkify_settings(compose):
 
 
 # ---------------------------------------------------------------- settings
+
 
 def test_settings_define_exactly_what_the_dags_use(settings):
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -176,16 +187,24 @@ def test_settings_point_at_the_compose_services(settings, compose):
     services = compose["services"]
     conns = connections(settings)
     aws = conns[config.AWS_CONN_ID]
-    wrapper = AwsConnectionWrapper(Connection(conn_id=aws["conn_id"], conn_type=aws["conn_type"],
-                                              login=aws["conn_login"], password=aws["conn_password"],
-                                              extra=json.dumps(aws["conn_extra"])))
+    wrapper = AwsConnectionWrapper(
+        Connection(
+            conn_id=aws["conn_id"],
+            conn_type=aws["conn_type"],
+            login=aws["conn_login"],
+            password=aws["conn_password"],
+            extra=json.dumps(aws["conn_extra"]),
+        )
+    )
     endpoint = urlsplit(wrapper.endpoint_url)
     assert endpoint.hostname in services and "moto" in services[endpoint.hostname]["image"]
     assert endpoint.port == 5000  # moto server's port inside its container
     seed = services["s3-seed"]["environment"]
     assert seed["SPARKIFY_S3_ENDPOINT_URL"] == wrapper.endpoint_url
-    assert (seed["AWS_ACCESS_KEY_ID"], seed["AWS_SECRET_ACCESS_KEY"]) == (wrapper.aws_access_key_id,
-                                                                        wrapper.aws_secret_access_key)
+    assert (seed["AWS_ACCESS_KEY_ID"], seed["AWS_SECRET_ACCESS_KEY"]) == (
+        wrapper.aws_access_key_id,
+        wrapper.aws_secret_access_key,
+    )
     assert seed["AWS_DEFAULT_REGION"] == wrapper.region_name
     bucket = {v["variable_name"]: v["variable_value"] for v in settings["variables"]}[config.BUCKET_VARIABLE]
     assert seed["SPARKIFY_BUCKET"] == bucket
@@ -195,23 +214,38 @@ def test_settings_point_at_the_compose_services(settings, compose):
     assert warehouse["image"].startswith("postgres:") and pg["conn_port"] == 5432
     env = warehouse["environment"]
     assert (pg["conn_login"], pg["conn_password"], pg["conn_schema"]) == (
-        env["POSTGRES_USER"], env["POSTGRES_PASSWORD"], env["POSTGRES_DB"])
+        env["POSTGRES_USER"],
+        env["POSTGRES_PASSWORD"],
+        env["POSTGRES_DB"],
+    )
 
 
 # ---------------------------------------------------------------- the seed service
+
 
 def run_seed(stack, bucket: str) -> subprocess.CompletedProcess:
     """dev/compose_seed.py as the s3-seed service runs it: no Airflow importable (moto image)."""
     from dev.stack import AWS_KEY_ID, AWS_REGION, AWS_SECRET
 
-    env = {**os.environ, "PYTHONPATH": str(REPO), "SPARKIFY_S3_ENDPOINT_URL": stack.s3_endpoint,
-           "SPARKIFY_BUCKET": bucket, "AWS_ACCESS_KEY_ID": AWS_KEY_ID, "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
-           "AWS_DEFAULT_REGION": AWS_REGION, "SPARKIFY_SEED_EVENTS": "400", "SPARKIFY_SEED_SONGS": "15",
-           "SPARKIFY_SEED_USERS": "10", "SPARKIFY_SEED_DAYS": "2", "NO_PROXY": "*"}
-    code = ("import sys; sys.modules['airflow'] = None\n"  # importing airflow would fail, as in the moto image
-            "from dev.compose_seed import main; sys.exit(main())")
-    return subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True,
-                          timeout=120)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "SPARKIFY_S3_ENDPOINT_URL": stack.s3_endpoint,
+        "SPARKIFY_BUCKET": bucket,
+        "AWS_ACCESS_KEY_ID": AWS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
+        "AWS_DEFAULT_REGION": AWS_REGION,
+        "SPARKIFY_SEED_EVENTS": "400",
+        "SPARKIFY_SEED_SONGS": "15",
+        "SPARKIFY_SEED_USERS": "10",
+        "SPARKIFY_SEED_DAYS": "2",
+        "NO_PROXY": "*",
+    }
+    code = (
+        "import sys; sys.modules['airflow'] = None\n"  # importing airflow would fail, as in the moto image
+        "from dev.compose_seed import main; sys.exit(main())"
+    )
+    return subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
 
 
 def test_seed_service_creates_the_bucket_and_uploads_the_sample_once(stack, tmp_path):
@@ -224,8 +258,11 @@ def test_seed_service_creates_the_bucket_and_uploads_the_sample_once(stack, tmp_
     generate(expected_dir, GeneratorSpec(events=400, songs=15, users=10, days=2))
     expected = {p.relative_to(expected_dir).as_posix(): p.read_bytes() for p in expected_dir.rglob("*") if p.is_file()}
     s3 = stack.s3_client()
-    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-            for o in page.get("Contents", [])]
+    keys = [
+        o["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        for o in page.get("Contents", [])
+    ]
     assert sorted(keys) == sorted(expected)
     for key in ("log_json_path.json", min(k for k in expected if k.startswith("log_data/"))):
         assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == expected[key]
@@ -239,19 +276,36 @@ def test_seed_service_creates_the_bucket_and_uploads_the_sample_once(stack, tmp_
 
 # ---------------------------------------------------------------- Dockerfile
 
+
 def test_dockerfile_names_an_airflow3_astro_runtime_of_the_pinned_airflow():
-    lines = [line for line in (REPO / "Dockerfile").read_text().splitlines() if line.strip()
-             and not line.startswith("#")]
+    lines = [
+        line for line in (REPO / "Dockerfile").read_text().splitlines() if line.strip() and not line.startswith("#")
+    ]
     match = re.fullmatch(r"FROM astrocrpublic\.azurecr\.io/runtime:(\d+)\.(\d+)-(\d+)", lines[0])
     assert match, lines[0]  # Airflow 3 Runtime tags are major.minor-patch on Astronomer's registry
     airflow = local_pins()["apache-airflow"]
     assert f"{match[1]}.{match[2]}" == ".".join(airflow.split(".")[:2])
 
 
+def test_pyproject_states_the_versions_the_dockerfile_and_the_venv_use():
+    tool = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]
+    runtime = re.fullmatch(
+        r"FROM astrocrpublic\.azurecr\.io/runtime:(\S+)",
+        next(line for line in (REPO / "Dockerfile").read_text().splitlines() if line.startswith("FROM")),
+    )[1]
+    assert tool["sparkify"] == {"airflow": local_pins()["apache-airflow"], "runtime": runtime}
+    # A [tool.astro] table would make astro-cli treat this Dockerfile project as a "v2" project.
+    assert "astro" not in tool
+
+
 def hadolint(path: Path) -> tuple[int, list[dict]]:
     local_tools_or_skip(executables=("hadolint",), what="the Dockerfile lint")
-    proc = subprocess.run([find_executable("hadolint"), "--no-color", "--format", "json", str(path)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [find_executable("hadolint"), "--no-color", "--format", "json", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return proc.returncode, json.loads(proc.stdout or "[]")
 
 
@@ -267,6 +321,7 @@ def test_hadolint_would_catch_a_bad_dockerfile(tmp_path):
 
 
 # ---------------------------------------------------------------- requirements.txt on Airflow 3.3.2
+
 
 def pins(path: Path) -> dict[str, str]:
     found = {}
@@ -311,10 +366,26 @@ def resolve_on_airflow(requirements: str, tmp_path: Path) -> tuple[subprocess.Co
     wanted = tmp_path / "requirements.in"
     wanted.write_text(f"apache-airflow=={local_pins()['apache-airflow']}\n{requirements}")
     proc = subprocess.run(
-        [find_executable("uv"), "pip", "compile", "--no-config", "--quiet", "--no-header", "--no-annotate",
-         "--python-version", f"{sys.version_info.major}.{sys.version_info.minor}", "--python-platform", "linux",
-         "-c", str(constraints), str(wanted)],
-        capture_output=True, text=True, timeout=180)
+        [
+            find_executable("uv"),
+            "pip",
+            "compile",
+            "--no-config",
+            "--quiet",
+            "--no-header",
+            "--no-annotate",
+            "--python-version",
+            f"{sys.version_info.major}.{sys.version_info.minor}",
+            "--python-platform",
+            "linux",
+            "-c",
+            str(constraints),
+            str(wanted),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     resolved = {}
     if proc.returncode == 0:
         for line in proc.stdout.splitlines():
@@ -351,6 +422,7 @@ def test_a_pin_that_moves_airflow_is_refused(tmp_path, extra):
 
 # ---------------------------------------------------------------- skips under `astro dev pytest`
 
+
 def test_tests_that_need_local_tools_declare_them():
     from tests.conftest import LOCAL_STACK_MODULES, tools_needed
 
@@ -383,20 +455,31 @@ def test_missing_tools_skip_with_a_reason_outside_ci_and_fail_in_ci(monkeypatch)
 
 def test_only_the_conftest_helpers_skip():
     """A bare pytest.skip would also skip in CI: every skip goes through tests/conftest.py."""
-    offenders = [f"{p.relative_to(REPO)}:{n}" for p in sorted((REPO / "tests").rglob("*.py")) if p.name != "conftest.py"
-                 for n, line in enumerate(p.read_text().splitlines(), 1)
-                 if re.search(r"pytest\.(skip|importorskip)\(|mark\.skip", line) and "pytest.skip.Exception" not in line]
+    offenders = [
+        f"{p.relative_to(REPO)}:{n}"
+        for p in sorted((REPO / "tests").rglob("*.py"))
+        if p.name != "conftest.py"
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if re.search(r"pytest\.(skip|importorskip)\(|mark\.skip", line) and "pytest.skip.Exception" not in line
+    ]
     assert offenders == []
 
 
 # ---------------------------------------------------------------- docs/deploy.md
 
+
 def test_deploy_doc_uses_the_ids_the_dags_read_and_the_dockerfile_runtime():
     doc = (REPO / "docs/deploy.md").read_text()
-    for name in (f"AIRFLOW_CONN_{config.REDSHIFT_CONN_ID.upper()}", f"AIRFLOW_CONN_{config.AWS_CONN_ID.upper()}",
-                 f"AIRFLOW_VAR_{config.BUCKET_VARIABLE.upper()}", f"airflow/connections/{config.REDSHIFT_CONN_ID}",
-                 f"airflow/connections/{config.AWS_CONN_ID}", f"airflow/variables/{config.BUCKET_VARIABLE}",
-                 "SPARKIFY_REDSHIFT_IAM_ROLE", "SPARKIFY_WAREHOUSE_URI"):
+    for name in (
+        f"AIRFLOW_CONN_{config.REDSHIFT_CONN_ID.upper()}",
+        f"AIRFLOW_CONN_{config.AWS_CONN_ID.upper()}",
+        f"AIRFLOW_VAR_{config.BUCKET_VARIABLE.upper()}",
+        f"airflow/connections/{config.REDSHIFT_CONN_ID}",
+        f"airflow/connections/{config.AWS_CONN_ID}",
+        f"airflow/variables/{config.BUCKET_VARIABLE}",
+        "SPARKIFY_REDSHIFT_IAM_ROLE",
+        "SPARKIFY_WAREHOUSE_URI",
+    ):
         assert name in doc, name
     runtime = (REPO / "Dockerfile").read_text().split("runtime:")[1].split()[0]
     assert f"--runtime-version {runtime}" in doc

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,18 +14,43 @@ from include.sparkify import staging
 from include.sparkify.window import Window
 from tests.conftest import warehouse
 
-UTC = timezone.utc
+UTC = UTC
 BUCKET = "sparkify-bad-input"
 DAY = "log_data/2018/11/2018-11-15-events.json"
 HOUR = Window(datetime(2018, 11, 15, 13, tzinfo=UTC), datetime(2018, 11, 15, 14, tzinfo=UTC))
 
-EVENT = {"artist": "Sigur Rós", "auth": "Logged In", "firstName": "Lily", "gender": "F", "itemInSession": 3,
-         "lastName": "Koch", "length": 250.5, "level": "paid", "location": "Chicago, IL", "method": "PUT",
-         "page": "NextSong", "registration": 1540919166796.0, "sessionId": 7, "song": "Hoppípolla", "status": 200,
-         "ts": 1542288600796, "userAgent": "Mozilla/5.0", "userId": "15"}
-SONG = {"artist_id": "ARXXXX1187B9A1B2C3", "artist_latitude": None, "artist_location": "Reykjavík",
-        "artist_longitude": None, "artist_name": "Sigur Rós", "duration": 250.5, "num_songs": 1,
-        "song_id": "SOXXXXX12AB0180000", "title": "Hoppípolla", "year": 2005}
+EVENT = {
+    "artist": "Sigur Rós",
+    "auth": "Logged In",
+    "firstName": "Lily",
+    "gender": "F",
+    "itemInSession": 3,
+    "lastName": "Koch",
+    "length": 250.5,
+    "level": "paid",
+    "location": "Chicago, IL",
+    "method": "PUT",
+    "page": "NextSong",
+    "registration": 1540919166796.0,
+    "sessionId": 7,
+    "song": "Hoppípolla",
+    "status": 200,
+    "ts": 1542288600796,
+    "userAgent": "Mozilla/5.0",
+    "userId": "15",
+}
+SONG = {
+    "artist_id": "ARXXXX1187B9A1B2C3",
+    "artist_latitude": None,
+    "artist_location": "Reykjavík",
+    "artist_longitude": None,
+    "artist_name": "Sigur Rós",
+    "duration": 250.5,
+    "num_songs": 1,
+    "song_id": "SOXXXXX12AB0180000",
+    "title": "Hoppípolla",
+    "year": 2005,
+}
 
 
 def event(**changes) -> bytes:
@@ -72,9 +97,11 @@ def stage(stack, s3, source, files: dict[str, bytes], run_id: str, window=HOUR, 
     with warehouse(stack) as conn:
         cur = conn.execute(f"SELECT * FROM {source.table}")
         rows = [dict(zip([c.name for c in cur.description], r)) for r in cur.fetchall()]
-        rejects = conn.execute("SELECT source_key, line_number, reason, raw_text FROM staging_rejects "
-                               "WHERE run_id = %s AND staging_table = %s ORDER BY source_key, line_number",
-                               (run_id, source.table)).fetchall()
+        rejects = conn.execute(
+            "SELECT source_key, line_number, reason, raw_text FROM staging_rejects "
+            "WHERE run_id = %s AND staging_table = %s ORDER BY source_key, line_number",
+            (run_id, source.table),
+        ).fetchall()
     # What the result reports is what the tables hold.
     assert (result["rows"], result["rejected"]) == (len(rows), len(rejects))
     return result, rows, rejects
@@ -112,15 +139,26 @@ LOG_CASES = {
     "one JSON array": (b"[\n  " + event() + b",\n  " + event(itemInSession=4) + b"\n]", 2, []),
     "UTF-8 BOM": (b"\xef\xbb\xbf" + event() + b"\n" + event(itemInSession=4), 2, []),
     "CRLF line ends": (event() + b"\r\n" + event(itemInSession=4) + b"\r\n", 2, []),
-    "invalid UTF-8": (event() + b"\n" + event(song="café").replace("café".encode(), b"caf\xe9") + b"\n"
-                      + event(itemInSession=5), 2, [(2, "invalid UTF-8")]),
-    "missing keys": (json.dumps({"page": "Home", "ts": 1542288600796, "userId": ""}).encode() + b"\n"
-                     + json.dumps({"page": "NextSong", "ts": 1542288600796}).encode() + b"\n"
-                     + json.dumps({"page": "Home", "userId": "3"}).encode(),
-                     1, [(2, "NextSong event without a userId"), (3, "missing ts")]),
+    "invalid UTF-8": (
+        event() + b"\n" + event(song="café").replace("café".encode(), b"caf\xe9") + b"\n" + event(itemInSession=5),
+        2,
+        [(2, "invalid UTF-8")],
+    ),
+    "missing keys": (
+        json.dumps({"page": "Home", "ts": 1542288600796, "userId": ""}).encode()
+        + b"\n"
+        + json.dumps({"page": "NextSong", "ts": 1542288600796}).encode()
+        + b"\n"
+        + json.dumps({"page": "Home", "userId": "3"}).encode(),
+        1,
+        [(2, "NextSong event without a userId"), (3, "missing ts")],
+    ),
     "extra unknown keys": (event(extra="x", nested={"a": [1]}), 1, []),
-    "ts as a string": (event(ts="not a time") + b"\n" + event(ts="1542288600796", itemInSession=9), 1,
-                       [(1, "ts bigint")]),
+    "ts as a string": (
+        event(ts="not a time") + b"\n" + event(ts="1542288600796", itemInSession=9),
+        1,
+        [(1, "ts bigint")],
+    ),
     "userId as a number": (event(userId=15), 1, []),
     "userId not a number": (event(userId="abc"), 0, [(1, "userId is not a user number")]),
     "value too long": (event(artist="x" * 600), 0, [(1, "artist character varying(512)")]),
@@ -171,8 +209,9 @@ def test_duplicates_load_once(stack, s3, run_id):
 
 def test_missing_day_file_stages_nothing_with_a_warning(stack, s3, run_id, caplog):
     with caplog.at_level(logging.WARNING):
-        result, rows, rejects = stage(stack, s3, staging.EVENTS, {"log_data/2018/11/2018-11-16-events.json": event()},
-                                      run_id)
+        result, rows, rejects = stage(
+            stack, s3, staging.EVENTS, {"log_data/2018/11/2018-11-16-events.json": event()}, run_id
+        )
     assert rows == [] and rejects == [] and result["missing_keys"] == [DAY]
     assert f"No source object s3://{BUCKET}/{DAY} for this window" in caplog.text
 
@@ -192,7 +231,7 @@ def test_over_the_threshold_fails_naming_object_and_line(stack, s3, run_id):
 def test_under_the_threshold_warns_and_continues(stack, s3, run_id, caplog):
     content = b"\n".join([event(itemInSession=i) for i in range(9)] + [b"{oops"])
     with caplog.at_level(logging.WARNING):
-        result, rows, rejects = stage(stack, s3, staging.EVENTS, {DAY: content}, run_id, max_reject_fraction=0.2)
+        _result, rows, rejects = stage(stack, s3, staging.EVENTS, {DAY: content}, run_id, max_reject_fraction=0.2)
     assert len(rows) == 9 and len(rejects) == 1
     assert f"s3 object {DAY} line 10: malformed JSON" in caplog.text
 
@@ -214,8 +253,11 @@ SONG_CASES = {
     "UTF-8 BOM": (b"\xef\xbb\xbf" + song(), 1, []),
     "CRLF": (song() + b"\r\n", 1, []),
     "invalid UTF-8": (song().replace("Reykjavík".encode(), b"Reykjav\xedk"), 0, [(1, "invalid UTF-8")]),
-    "missing song_id": (json.dumps({k: v for k, v in SONG.items() if k != "song_id"}).encode(), 0,
-                        [(1, "missing song_id")]),
+    "missing song_id": (
+        json.dumps({k: v for k, v in SONG.items() if k != "song_id"}).encode(),
+        0,
+        [(1, "missing song_id")],
+    ),
     "missing year": (json.dumps({k: v for k, v in SONG.items() if k != "year"}).encode(), 1, []),
     "extra unknown keys": (song(genre="post-rock"), 1, []),
     "title as a number": (song(title=66), 1, []),
@@ -227,8 +269,7 @@ SONG_CASES = {
 @pytest.mark.parametrize("name", SONG_CASES)
 def test_song_file_cases(stack, s3, run_id, name):
     content, staged, expected = SONG_CASES[name]
-    result, rows, rejects = stage(stack, s3, staging.SONGS, {SONG_KEY: content}, run_id, window=Window(),
-                                  **lenient())
+    result, rows, rejects = stage(stack, s3, staging.SONGS, {SONG_KEY: content}, run_id, window=Window(), **lenient())
     assert result["records"] == count_records(content) == staged + len(expected)
     assert (result["rows"], len(rows)) == (staged, staged)
     assert result["rejected"] == len(expected)
@@ -261,9 +302,12 @@ def test_an_hourly_load_replaces_only_its_day_file(stack, s3, run_id):
     day16 = "log_data/2018/11/2018-11-16-events.json"
     files = {DAY: event() + b"\n" + event(itemInSession=4), day16: event(ts=1542375000796)}
     stage(stack, s3, staging.EVENTS, files, run_id)  # the hour of day 15
-    staging.stage(staging.EVENTS, Window(datetime(2018, 11, 16, 13, tzinfo=UTC), datetime(2018, 11, 16, 14,
-                                                                                          tzinfo=UTC)),
-                  run_id=run_id, bucket=BUCKET)
+    staging.stage(
+        staging.EVENTS,
+        Window(datetime(2018, 11, 16, 13, tzinfo=UTC), datetime(2018, 11, 16, 14, tzinfo=UTC)),
+        run_id=run_id,
+        bucket=BUCKET,
+    )
     staging.stage(staging.EVENTS, HOUR, run_id=run_id, bucket=BUCKET)
     with warehouse(stack) as conn:
         by_key = dict(conn.execute("SELECT source_key, COUNT(*) FROM staging_events GROUP BY 1").fetchall())

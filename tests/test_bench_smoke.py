@@ -18,8 +18,13 @@ def test_bench_harness_smoke_run():
 
 
 def check_smoke_run(out: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "bench.run", "--smoke", "--only", "staging", "--out", str(out)],
-                          cwd=REPO, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--smoke", "--only", "staging", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
     document = json.loads((out / "latest.json").read_text())
@@ -39,7 +44,9 @@ def check_smoke_run(out: Path) -> None:
     assert set(ratios) >= {"staging_vs_ceiling", "staging_vs_naive", "staging_rss_1m_vs_100k"}
     assert all(value > 0 for value in ratios.values())
     figures = throughput["figures"]
-    assert ratios["staging_vs_ceiling"] == round(figures["ceiling_seconds_median"] / figures["staging_seconds_median"], 3)
+    assert ratios["staging_vs_ceiling"] == round(
+        figures["ceiling_seconds_median"] / figures["staging_seconds_median"], 3
+    )
 
     table = (out / "benchmarks.md").read_text()
     assert "<!-- bench:begin -->" in table and "| local_staging_throughput | staging_vs_ceiling |" in table

@@ -5,7 +5,7 @@ only if the objects changed. A full load and restage_songs=true always check."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -15,7 +15,7 @@ from tests.conftest import warehouse
 from tests.test_bad_input import SONG
 
 BUCKET = "sparkify-catalog-check"
-HOUR = Window(datetime(2018, 11, 15, 13, tzinfo=timezone.utc), datetime(2018, 11, 15, 14, tzinfo=timezone.utc))
+HOUR = Window(datetime(2018, 11, 15, 13, tzinfo=UTC), datetime(2018, 11, 15, 14, tzinfo=UTC))
 
 
 def song_file(n: int) -> tuple[str, bytes]:

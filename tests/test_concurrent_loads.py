@@ -16,16 +16,21 @@ from tests.conftest import warehouse
 
 def rendered(table: str) -> list[str]:
     select = (config.SQL_DIR / "load" / f"{table}.sql").read_text()
-    return [s.replace("{% include 'load/" + table + ".sql' %}", select) for s in load_statements(
-        table, LoadMode.TRUNCATE_INSERT)]
+    return [
+        s.replace("{% include 'load/" + table + ".sql' %}", select)
+        for s in load_statements(table, LoadMode.TRUNCATE_INSERT)
+    ]
 
 
 def waiting_for_lock(stack, table: str) -> bool:
     """Some session waits for a lock while running a statement on the table."""
     with warehouse(stack) as conn:
-        return bool(conn.execute(
-            "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE %s",
-            (f'%"{table}"%',)).fetchone()[0])
+        return bool(
+            conn.execute(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE %s",
+                (f'%"{table}"%',),
+            ).fetchone()[0]
+        )
 
 
 def test_overlapping_rebuilds_of_a_table_take_turns_and_both_succeed(stack):
@@ -35,8 +40,10 @@ def test_overlapping_rebuilds_of_a_table_take_turns_and_both_succeed(stack):
         for path in sorted((config.SQL_DIR / "ddl").glob("*.sql")):  # the current schema, if not there
             conn.execute(path.read_text())
         conn.execute("TRUNCATE staging_songs, songs")
-        conn.execute("INSERT INTO staging_songs (song_id, title, artist_id, year, duration, num_songs) "
-                     "VALUES ('S1', 'one', 'A1', 2000, 100.0, 1), ('S2', 'two', 'A1', 2001, 200.0, 1)")
+        conn.execute(
+            "INSERT INTO staging_songs (song_id, title, artist_id, year, duration, num_songs) "
+            "VALUES ('S1', 'one', 'A1', 2000, 100.0, 1), ('S2', 'two', 'A1', 2001, 200.0, 1)"
+        )
     statements = rendered("songs")
     errors: list[Exception] = []
     first = psycopg.connect(stack.warehouse_dsn())  # a transaction: the lock is held until commit
@@ -49,7 +56,7 @@ def test_overlapping_rebuilds_of_a_table_take_turns_and_both_succeed(stack):
                 with psycopg.connect(stack.warehouse_dsn()) as conn:
                     for statement in statements:
                         conn.execute(statement)
-            except Exception as exc:  # the test inspects it
+            except Exception as exc:  # noqa: BLE001 - any error of the worker thread is the test's result
                 errors.append(exc)
 
         worker = threading.Thread(target=second_load)

@@ -43,8 +43,11 @@ def buckets(stack, request):
 
 
 def contents(s3, bucket: str) -> dict[str, bytes]:
-    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-            for o in page.get("Contents", [])]
+    keys = [
+        o["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        for o in page.get("Contents", [])
+    ]
     return {key: s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys}
 
 
@@ -56,8 +59,7 @@ def test_copies_the_three_sources_byte_identical_then_nothing(buckets):
     assert first.bytes_copied == sum(len(b) for b in OBJECTS.values())
     assert contents(s3, dest) == OBJECTS
     assert any(line.startswith(f"listed s3://{SOURCE}/song_data/: 2 objects") for line in lines)
-    assert f"  {len(OBJECTS)}/{len(OBJECTS)} done: {len(OBJECTS)} copied, 0 skipped, 0 failed" in \
-        " ".join(lines)
+    assert f"  {len(OBJECTS)}/{len(OBJECTS)} done: {len(OBJECTS)} copied, 0 skipped, 0 failed" in " ".join(lines)
 
     lines.clear()
     second = cs.copy_source(s3, dest, threads=4, progress=lines.append)
@@ -84,13 +86,15 @@ def test_large_objects_use_the_multipart_copy_and_are_skipped_next_time(buckets)
     s3, dest = buckets
     big = bytes(range(256)) * (6 * 1024 * 4)  # 6 MiB: two parts of the 5 MiB minimum
     s3.put_object(Bucket=SOURCE, Key="song_data/big.json", Body=big)
-    first = cs.copy_source(s3, dest, items=["song_data/"], large_object=1024 ** 2, progress=None)
+    first = cs.copy_source(s3, dest, items=["song_data/"], large_object=1024**2, progress=None)
     assert first.copied == 3
     head = s3.head_object(Bucket=dest, Key="song_data/big.json")
     assert head["ETag"].endswith('-2"')  # really multipart: its own ETag ...
-    assert hashlib.md5(s3.get_object(Bucket=dest, Key="song_data/big.json")["Body"].read()).digest() == \
-        hashlib.md5(big).digest()
-    second = cs.copy_source(s3, dest, items=["song_data/"], large_object=1024 ** 2, progress=None)
+    assert (
+        hashlib.md5(s3.get_object(Bucket=dest, Key="song_data/big.json")["Body"].read()).digest()
+        == hashlib.md5(big).digest()
+    )
+    second = cs.copy_source(s3, dest, items=["song_data/"], large_object=1024**2, progress=None)
     assert (second.copied, second.skipped) == (0, 3)  # ... so the recorded source ETag decides
 
 
@@ -101,13 +105,14 @@ def test_cli_prints_progress_and_supports_a_dry_run(buckets, stack, capsys, monk
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", AWS_KEY_ID)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
     base = ["--bucket", dest, "--endpoint-url", stack.s3_endpoint, "--region", AWS_REGION, "--threads", "2"]
-    assert cs.main(base + ["--dry-run"]) == 0
+    assert cs.main([*base, "--dry-run"]) == 0
     assert contents(s3, dest) == {}
     assert f"dry run: would copy {len(OBJECTS)} of {len(OBJECTS)} objects" in capsys.readouterr().out
     assert cs.main(base) == 0
     out = capsys.readouterr().out.splitlines()
-    assert re.search(rf"done: {len(OBJECTS)} copied, 0 already there, 0 failed of {len(OBJECTS)} objects in \d+s$",
-                     out[-1])
+    assert re.search(
+        rf"done: {len(OBJECTS)} copied, 0 already there, 0 failed of {len(OBJECTS)} objects in \d+s$", out[-1]
+    )
     assert all(line.startswith("[") for line in out)  # every line time-stamped
     assert contents(s3, dest) == OBJECTS
 

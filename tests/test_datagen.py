@@ -6,40 +6,67 @@ generator's own bookkeeping), using small specs so the module runs in seconds.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
-import sys
 from collections import Counter, defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-_REPO = Path(__file__).resolve().parents[1]
-if str(_REPO) not in sys.path:  # allow plain `pytest` as well as `python -m pytest`
-    sys.path.insert(0, str(_REPO))
-
-from include.sparkify.datagen import GeneratorSpec, generate, main  # noqa: E402
+from include.sparkify.datagen import GeneratorSpec, generate, main
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared/data/sparkify"
 
 SPEC = GeneratorSpec(events=3000, songs=300, users=40, start=date(2018, 11, 1), days=7, seed=7)
 
 EVENT_KEYS = [
-    "artist", "auth", "firstName", "gender", "itemInSession", "lastName", "length",
-    "level", "location", "method", "page", "registration", "sessionId", "song",
-    "status", "ts", "userAgent", "userId",
+    "artist",
+    "auth",
+    "firstName",
+    "gender",
+    "itemInSession",
+    "lastName",
+    "length",
+    "level",
+    "location",
+    "method",
+    "page",
+    "registration",
+    "sessionId",
+    "song",
+    "status",
+    "ts",
+    "userAgent",
+    "userId",
 ]
 SONG_KEYS = [
-    "artist_id", "artist_latitude", "artist_location", "artist_longitude", "artist_name",
-    "duration", "num_songs", "song_id", "title", "year",
+    "artist_id",
+    "artist_latitude",
+    "artist_location",
+    "artist_longitude",
+    "artist_name",
+    "duration",
+    "num_songs",
+    "song_id",
+    "title",
+    "year",
 ]
 PAGE_META = {
-    "NextSong": ("PUT", 200), "Home": ("GET", 200), "Login": ("PUT", 307),
-    "Logout": ("PUT", 307), "Settings": ("GET", 200), "Save Settings": ("PUT", 307),
-    "Help": ("GET", 200), "About": ("GET", 200), "Upgrade": ("GET", 200),
-    "Downgrade": ("GET", 200), "Submit Upgrade": ("PUT", 307),
-    "Submit Downgrade": ("PUT", 307), "Error": ("GET", 404),
+    "NextSong": ("PUT", 200),
+    "Home": ("GET", 200),
+    "Login": ("PUT", 307),
+    "Logout": ("PUT", 307),
+    "Settings": ("GET", 200),
+    "Save Settings": ("PUT", 307),
+    "Help": ("GET", 200),
+    "About": ("GET", 200),
+    "Upgrade": ("GET", 200),
+    "Downgrade": ("GET", 200),
+    "Submit Upgrade": ("PUT", 307),
+    "Submit Downgrade": ("PUT", 307),
+    "Error": ("GET", 404),
 }
 USER_FIELDS = ("firstName", "gender", "lastName", "location", "registration", "userAgent")
 
@@ -103,7 +130,7 @@ def test_different_seed_gives_different_data(tmp_path, data):
     common_logs = set(other) & set(data.log_files)
     assert common_logs, "log file names depend only on start/days"
     assert any(other[k] != data.files[k] for k in common_logs)
-    assert set(k for k in other if k.startswith("song_data/")) != set(data.song_files)
+    assert {k for k in other if k.startswith("song_data/")} != set(data.song_files)
 
 
 def test_no_final_newline_anywhere(data):
@@ -140,8 +167,23 @@ def test_summary_matches_files(data):
 
 
 def test_cli_prints_summary(tmp_path, capsys):
-    rc = main([str(tmp_path / "cli"), "--events", "400", "--songs", "30", "--users", "10",
-               "--days", "3", "--start", "2019-01-30", "--seed", "3"])
+    rc = main(
+        [
+            str(tmp_path / "cli"),
+            "--events",
+            "400",
+            "--songs",
+            "30",
+            "--users",
+            "10",
+            "--days",
+            "3",
+            "--start",
+            "2019-01-30",
+            "--seed",
+            "3",
+        ]
+    )
     assert rc == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["song_files"] == 30 and printed["log_files"] == 3
@@ -175,7 +217,7 @@ def test_events_are_encoded_like_the_real_files(data):
         assert e["registration"] is None or isinstance(e["registration"], float)
         assert (e["method"], e["status"]) == PAGE_META[e["page"]]
         assert e["level"] in ("free", "paid")
-    assert any('\\/' in line for line in data.log_lines)  # user agents have '/'
+    assert any("\\/" in line for line in data.log_lines)  # user agents have '/'
 
 
 def test_songs_are_encoded_like_the_real_files(data):
@@ -239,7 +281,7 @@ def test_events_of_a_file_are_in_that_day_and_sorted(data):
         by_file[e["_file"]].append(e["ts"])
     for name, ts in by_file.items():
         day = date.fromisoformat(Path(name).name[:10])
-        lo = int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000)
+        lo = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
         assert all(lo <= t < lo + 86_400_000 for t in ts), name
         assert ts == sorted(ts), name
 
@@ -254,7 +296,7 @@ def test_sessions(data):
         items = [e["itemInSession"] for e in evs]
         assert items == list(range(len(evs))), sid
         ts = [e["ts"] for e in evs]
-        assert all(a < b for a, b in zip(ts, ts[1:])), sid
+        assert all(a < b for a, b in itertools.pairwise(ts)), sid
         assert len({e["userId"] for e in evs if e["userId"]}) <= 1, sid
 
 
@@ -274,7 +316,7 @@ def test_some_users_change_level_at_a_submit_event(data):
             per_user[e["userId"]].append(e)
     changed = 0
     for uid, evs in per_user.items():
-        flips = [(a, b) for a, b in zip(evs, evs[1:]) if a["level"] != b["level"]]
+        flips = [(a, b) for a, b in itertools.pairwise(evs) if a["level"] != b["level"]]
         for a, b in flips:
             expected = "Submit Upgrade" if a["level"] == "free" else "Submit Downgrade"
             assert a["page"] == expected, (uid, a, b)
@@ -332,8 +374,14 @@ def test_next_song_events_match_the_catalogue(data):
     assert any(e["song"] not in titles for e in plays)  # truly unknown songs exist
     # lengths are written with the same float text as the durations
     durations = {repr(s["duration"]) for s in data.songs.values()}
-    assert sum(f'"length":{repr(e["length"])}' in line and repr(e["length"]) in durations
-               for line, e in zip(data.log_lines, data.events) if e["page"] == "NextSong") == matched
+    assert (
+        sum(
+            f'"length":{e["length"]!r}' in line and repr(e["length"]) in durations
+            for line, e in zip(data.log_lines, data.events)
+            if e["page"] == "NextSong"
+        )
+        == matched
+    )
 
 
 def test_small_and_edge_specs(tmp_path):

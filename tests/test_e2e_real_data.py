@@ -3,7 +3,7 @@ create_tables, the full load, then hourly runs, each compared with what the JSON
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from tests import expected as ex
 from tests.conftest import warehouse
 
 pytestmark = pytest.mark.e2e
-UTC = timezone.utc
+UTC = UTC
 TABLES = ["songplays", "users", "songs", "artists", "time"]
 
 
@@ -46,13 +46,21 @@ def fetch(stack, sql):
 def checksums(stack, tables=TABLES):
     """Row count and content checksum of each table."""
     with warehouse(stack) as conn:
-        return {t: conn.execute(f'SELECT COUNT(*), MD5(STRING_AGG(MD5(CAST(x AS TEXT)), \'\' ORDER BY '
-                                f'MD5(CAST(x AS TEXT)))) FROM "{t}" AS x').fetchone() for t in tables}
+        return {
+            t: conn.execute(
+                f"SELECT COUNT(*), MD5(STRING_AGG(MD5(CAST(x AS TEXT)), '' ORDER BY "
+                f'MD5(CAST(x AS TEXT)))) FROM "{t}" AS x'
+            ).fetchone()
+            for t in tables
+        }
 
 
 def songplays_in_db(stack):
-    rows = fetch(stack, "SELECT songplay_id, start_time, user_id, level, song_id, artist_id, session_id, location, "
-                        "user_agent FROM songplays")
+    rows = fetch(
+        stack,
+        "SELECT songplay_id, start_time, user_id, level, song_id, artist_id, session_id, location, "
+        "user_agent FROM songplays",
+    )
     keys = ["start_time", "user_id", "level", "song_id", "artist_id", "session_id", "location", "user_agent"]
     return {r[0]: dict(zip(keys, r[1:])) for r in rows}
 
@@ -79,8 +87,10 @@ def load_everything(dags, stack):
     """create_tables, then a full load into empty tables."""
     run(dags["create_tables"], None)
     with warehouse(stack) as conn:  # whatever other tests left in the shared test warehouse
-        conn.execute('TRUNCATE songplays, users, songs, artists, "time", staging_events, staging_songs, '
-                     'staging_manifest, staging_rejects')
+        conn.execute(
+            'TRUNCATE songplays, users, songs, artists, "time", staging_events, staging_songs, '
+            "staging_manifest, staging_rejects"
+        )
     dr = run(dags["final_project"], None)  # no logical date: no data interval -> full load
     assert dr.data_interval_start is None
 
@@ -111,17 +121,22 @@ def test_full_load_matches_the_json(full_load, stack, source):
     assert matched == 319  # plays whose (title, artist, length) is in the catalog, counted from the JSON
 
     assert users_in_db(stack) == ex.users(events)
-    changed_level = {e["userId"] for e in events if e["userId"] and e["level"] == "paid"} & \
-                    {e["userId"] for e in events if e["userId"] and e["level"] == "free"}
+    changed_level = {e["userId"] for e in events if e["userId"] and e["level"] == "paid"} & {
+        e["userId"] for e in events if e["userId"] and e["level"] == "free"
+    }
     assert len(changed_level) == 8, "the data has users who change level"
 
-    db_songs = {r[0]: dict(zip(["title", "artist_id", "year", "duration"], r[1:]))
-                for r in fetch(stack, "SELECT song_id, title, artist_id, year, duration FROM songs")}
+    db_songs = {
+        r[0]: dict(zip(["title", "artist_id", "year", "duration"], r[1:]))
+        for r in fetch(stack, "SELECT song_id, title, artist_id, year, duration FROM songs")
+    }
     assert db_songs == ex.songs_table(songs)
     assert db_songs["SOYXDHH12A8C1337A7"]["title"] == "66"  # a number where a string belongs
 
-    db_artists = {r[0]: dict(zip(["name", "location", "latitude", "longitude"], r[1:]))
-                  for r in fetch(stack, "SELECT artist_id, name, location, latitude, longitude FROM artists")}
+    db_artists = {
+        r[0]: dict(zip(["name", "location", "latitude", "longitude"], r[1:]))
+        for r in fetch(stack, "SELECT artist_id, name, location, latitude, longitude FROM artists")
+    }
     assert db_artists == ex.artists_table(songs)
     # 9,553 artist ids, given with 9,993 different (id, name) pairs: the conflicts rule 5 settles.
     assert (len(db_artists), len({(s["artist_id"], ex.text(s["artist_name"])) for s in songs})) == (9553, 9993)
@@ -154,7 +169,9 @@ def run_for_hour(dags, hour: datetime):
     """The hourly run whose data interval is [hour, hour + 1h)."""
     dr = run(dags["final_project"], (hour + timedelta(hours=1)).replace(tzinfo=UTC))
     assert (dr.data_interval_start, dr.data_interval_end) == (
-        hour.replace(tzinfo=UTC), (hour + timedelta(hours=1)).replace(tzinfo=UTC))
+        hour.replace(tzinfo=UTC),
+        (hour + timedelta(hours=1)).replace(tzinfo=UTC),
+    )
     return dr
 
 
@@ -207,8 +224,9 @@ def test_hourly_runs_load_exactly_their_interval(full_load, dags, stack, source)
         # The run restaged its day file only; the other days staged by the full load stay.
         day_key = f"log_data/{hour:%Y/%m}/{hour:%Y-%m-%d}-events.json"
         day_lines = [line for line in (real_bucket_path(stack) / day_key).read_text().split("\n") if line.strip()]
-        assert fetch(stack, "SELECT COUNT(*) FROM staging_events WHERE source_key = %s" % f"'{day_key}'")[0][0] \
-            == len(day_lines)
+        assert fetch(stack, "SELECT COUNT(*) FROM staging_events WHERE source_key = {}".format(f"'{day_key}'"))[0][
+            0
+        ] == len(day_lines)
         assert fetch(stack, "SELECT COUNT(*) FROM staging_events")[0][0] == len(events)
     assert fetch(stack, "SELECT COUNT(*) FROM songplays")[0][0] == 54 + 1 + 0
 
@@ -245,7 +263,8 @@ def test_replaying_an_old_hour_never_rolls_a_user_back(full_load, dags, stack, s
 
 # ------------------------------------------------------------------ schema upgrade on real data
 def test_a_first_schema_warehouse_of_real_data_upgrades_keeping_every_row_and_passing_every_check(
-        full_load, dags, stack, tmp_path, monkeypatch):
+    full_load, dags, stack, tmp_path, monkeypatch
+):
     """A warehouse built from the first migration alone and holding the real data set's full
     load (copied column by column from the test warehouse, as far as the first schema has the
     columns), upgraded to head: every row stays, the new columns appear, and every
@@ -271,8 +290,9 @@ def test_a_first_schema_warehouse_of_real_data_upgrades_keeping_every_row_and_pa
         with psycopg.connect(probe) as conn:
             first_columns = {}
             for table, column in conn.execute(
-                    "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' "
-                    "AND table_name <> 'schema_migrations' ORDER BY table_name, ordinal_position").fetchall():
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' "
+                "AND table_name <> 'schema_migrations' ORDER BY table_name, ordinal_position"
+            ).fetchall():
                 first_columns.setdefault(table, []).append(column)
         assert "source_key" not in first_columns["staging_events"] and "dq_history" not in first_columns
 
@@ -281,8 +301,10 @@ def test_a_first_schema_warehouse_of_real_data_upgrades_keeping_every_row_and_pa
         with psycopg.connect(stack.warehouse_dsn()) as source, psycopg.connect(probe) as target:
             for table, columns in first_columns.items():
                 names = ", ".join(f'"{c}"' for c in columns)
-                with source.cursor().copy(f'COPY (SELECT {names} FROM "{table}") TO STDOUT') as out, \
-                        target.cursor().copy(f'COPY "{table}" ({names}) FROM STDIN') as into:
+                with (
+                    source.cursor().copy(f'COPY (SELECT {names} FROM "{table}") TO STDOUT') as out,
+                    target.cursor().copy(f'COPY "{table}" ({names}) FROM STDIN') as into,
+                ):
                     for block in out:
                         into.write(block)
                 before[table] = digest(source, table, columns)
@@ -294,11 +316,18 @@ def test_a_first_schema_warehouse_of_real_data_upgrades_keeping_every_row_and_pa
         assert result["applied"] == heads[1:] and result["version"] == len(heads)
         with psycopg.connect(probe) as conn:
             assert {t: digest(conn, t, cols) for t, cols in first_columns.items()} == before
-            columns = {(t, c) for t, c in conn.execute(
-                "SELECT table_name, column_name FROM information_schema.columns "
-                "WHERE table_schema = 'public'").fetchall()}
-        assert {("staging_events", "source_key"), ("staging_manifest", "checked_at"),
-                ("dq_history", "check_name"), ("daily_listening", "play_date")} <= columns
+            columns = {
+                (t, c)
+                for t, c in conn.execute(
+                    "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'"
+                ).fetchall()
+            }
+        assert {
+            ("staging_events", "source_key"),
+            ("staging_manifest", "checked_at"),
+            ("dq_history", "check_name"),
+            ("daily_listening", "play_date"),
+        } <= columns
 
         # Every data-quality check of final_project, on the upgraded warehouse (a full-load run).
         monkeypatch.setenv("AIRFLOW_CONN_REDSHIFT", json.dumps({**stack.redshift_conn(), "schema": "upgrade_probe"}))
@@ -310,8 +339,9 @@ def test_a_first_schema_warehouse_of_real_data_upgrades_keeping_every_row_and_pa
         states = {ti.task_id: ti.state for ti in dr.get_task_instances()}
         assert dr.state == "success" and set(states.values()) == {"success"}, states
         with psycopg.connect(probe) as conn:
-            recorded = conn.execute("SELECT COUNT(*), COUNT(*) FILTER (WHERE passed) FROM dq_history "
-                                    "WHERE run_id = %s", (dr.run_id,)).fetchone()
+            recorded = conn.execute(
+                "SELECT COUNT(*), COUNT(*) FILTER (WHERE passed) FROM dq_history WHERE run_id = %s", (dr.run_id,)
+            ).fetchone()
         assert recorded[0] >= len(checks.tasks) and recorded[0] == recorded[1]
     finally:
         with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
@@ -321,5 +351,9 @@ def test_a_first_schema_warehouse_of_real_data_upgrades_keeping_every_row_and_pa
 def digest(conn, table: str, columns: list[str]) -> tuple[int, str]:
     """Row count and an order-independent checksum of the given columns of a table."""
     row = ", ".join(f'"{c}"' for c in columns)
-    return tuple(conn.execute(f'SELECT COUNT(*), MD5(COALESCE(STRING_AGG(MD5(CAST(ROW({row}) AS TEXT)), \'\' '
-                              f'ORDER BY MD5(CAST(ROW({row}) AS TEXT))), \'\')) FROM "{table}"').fetchone())
+    return tuple(
+        conn.execute(
+            f"SELECT COUNT(*), MD5(COALESCE(STRING_AGG(MD5(CAST(ROW({row}) AS TEXT)), '' "
+            f"ORDER BY MD5(CAST(ROW({row}) AS TEXT))), '')) FROM \"{table}\""
+        ).fetchone()
+    )

@@ -11,18 +11,18 @@ import signal
 import subprocess
 import sys
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from dev.seed import upload_tree
 from dev.stack import REPO, Stack, free_port
-from tests.conftest import stack_state
 from include.sparkify import staging
 from include.sparkify.datagen import GeneratorSpec, generate
 from include.sparkify.window import Window
+from tests.conftest import stack_state
 
-UTC = timezone.utc
+UTC = UTC
 FULL = Window()
 SPEC = GeneratorSpec(events=100_000, songs=50, users=300, days=1)
 
@@ -42,8 +42,9 @@ def fault_stack(tmp_path_factory):
                 for path in sorted((staging.config.SQL_DIR / "ddl").glob("*.sql")):
                     conn.execute(path.read_text())
             upload_tree(stack.s3_client(), stack.bucket, data)
-            lines = sum(1 for p in (data / "log_data").rglob("*.json")
-                        for line in p.read_text().split("\n") if line.strip())
+            lines = sum(
+                1 for p in (data / "log_data").rglob("*.json") for line in p.read_text().split("\n") if line.strip()
+            )
             yield stack, data, lines
         finally:
             for key, value in saved.items():
@@ -62,8 +63,10 @@ def stack_db(stack):
 
 def staged(stack) -> tuple[int, int]:
     with stack_db(stack) as conn:
-        return (conn.execute("SELECT COUNT(*) FROM staging_events").fetchone()[0],
-                conn.execute("SELECT COUNT(*) FROM staging_rejects").fetchone()[0])
+        return (
+            conn.execute("SELECT COUNT(*) FROM staging_events").fetchone()[0],
+            conn.execute("SELECT COUNT(*) FROM staging_rejects").fetchone()[0],
+        )
 
 
 def stage_events(stack, run_id="manual__faults"):
@@ -93,8 +96,10 @@ def blocked_backend(stack, timeout: float = 300) -> int:
 
     def find():
         with stack_db(stack) as conn:
-            row = conn.execute("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                               "AND query ILIKE 'DELETE FROM staging_manifest%%'").fetchone()
+            row = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query ILIKE 'DELETE FROM staging_manifest%%'"
+            ).fetchone()
         return row[0] if row else None
 
     return wait_for(find, timeout, "a staging load waiting at its manifest write", interval=0.2)
@@ -109,14 +114,21 @@ def kill_mid_staging(stack, window: Window, run_id: str) -> None:
     """Runs a staging load in another process and SIGKILLs it with its rows copied, before commit."""
     start = None if window.full else window.start.isoformat()
     end = None if window.full else window.end.isoformat()
-    code = ("from datetime import datetime; from include.sparkify import staging; "
-            "from include.sparkify.window import Window; "
-            f"w = Window() if {start!r} is None else Window(datetime.fromisoformat({start!r}), "
-            f"datetime.fromisoformat({end!r})); "
-            f"staging.stage(staging.EVENTS, w, run_id={run_id!r}, bucket={stack.bucket!r})")
+    code = (
+        "from datetime import datetime; from include.sparkify import staging; "
+        "from include.sparkify.window import Window; "
+        f"w = Window() if {start!r} is None else Window(datetime.fromisoformat({start!r}), "
+        f"datetime.fromisoformat({end!r})); "
+        f"staging.stage(staging.EVENTS, w, run_id={run_id!r}, bucket={stack.bucket!r})"
+    )
     with manifest_writes_blocked(stack):
-        proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             blocked_backend(stack)
             proc.send_signal(signal.SIGKILL)
@@ -191,7 +203,7 @@ def test_an_hourly_rerun_after_a_kill_is_exact(fault_stack):
 def _capture(errors, fn, *args):
     try:
         fn(*args)
-    except Exception as exc:  # the test inspects it
+    except Exception as exc:  # noqa: BLE001 - any error of the worker thread is the test's result
         errors.append(exc)
 
 

@@ -35,18 +35,31 @@ def failed_make_run(tmp_path_factory):
 
 
 def _failed_make_run(state: Path, data: Path):
-    env = {**os.environ, "SPARKIFY_STATE_DIR": str(state), "SPARKIFY_DATA_DIR": str(data),
-           "SPARKIFY_PG_PORT": str(free_port()), "SPARKIFY_S3_PORT": str(free_port()),
-           "SPARKIFY_API_PORT": str(free_port()), "SPARKIFY_TASK_RETRIES": "2",
-           "SPARKIFY_RETRY_DELAY_SECONDS": "3", "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "SPARKIFY_STATE_DIR": str(state),
+        "SPARKIFY_DATA_DIR": str(data),
+        "SPARKIFY_PG_PORT": str(free_port()),
+        "SPARKIFY_S3_PORT": str(free_port()),
+        "SPARKIFY_API_PORT": str(free_port()),
+        "SPARKIFY_TASK_RETRIES": "2",
+        "SPARKIFY_RETRY_DELAY_SECONDS": "3",
+        "PYTHONPATH": str(REPO),
+    }
     env = {k: v for k, v in env.items() if not k.startswith("AIRFLOW")}
-    stack = Stack(state, pg_port=int(env["SPARKIFY_PG_PORT"]), s3_port=int(env["SPARKIFY_S3_PORT"]),
-                  api_port=int(env["SPARKIFY_API_PORT"]))
+    stack = Stack(
+        state,
+        pg_port=int(env["SPARKIFY_PG_PORT"]),
+        s3_port=int(env["SPARKIFY_S3_PORT"]),
+        api_port=int(env["SPARKIFY_API_PORT"]),
+    )
     try:
-        run = subprocess.run([sys.executable, "-m", "dev.run"], env=env, cwd=REPO, capture_output=True,
-                             text=True, timeout=900)
-        stopped = subprocess.run([sys.executable, "-m", "dev.stack", "stop"], env=env, cwd=REPO,
-                                 capture_output=True, text=True, timeout=300)
+        run = subprocess.run(
+            [sys.executable, "-m", "dev.run"], env=env, cwd=REPO, capture_output=True, text=True, timeout=900
+        )
+        stopped = subprocess.run(
+            [sys.executable, "-m", "dev.stack", "stop"], env=env, cwd=REPO, capture_output=True, text=True, timeout=300
+        )
         yield {"run": run, "stop": stopped, "stack": stack, "env": env}
     finally:
         stack.stop()
@@ -57,14 +70,23 @@ def test_a_failing_full_load_ends_make_run_with_the_error(failed_make_run):
     out = run.stdout
     assert run.returncode == 1, out + run.stderr
     error = "StagingError: cannot parse jsonpaths expression '$[\"artist\"' at position 1"
-    retries = re.findall(r"! Stage_events of (asset_triggered__\S+) failed \(attempt (\d) of 3\), up for retry; "
-                         r"retry due at \d\d:\d\d:\d\d UTC: (.*)", out)
+    retries = re.findall(
+        r"! Stage_events of (asset_triggered__\S+) failed \(attempt (\d) of 3\), up for retry; "
+        r"retry due at \d\d:\d\d:\d\d UTC: (.*)",
+        out,
+    )
     assert [(attempt, message) for _, attempt, message in retries] == [("1", error), ("2", error)], out
     final = re.findall(r"! Stage_events of (\S+) failed for good \(attempt 3 of 3\): (.*)\n\s+log: (\S+)", out)
     assert final and final[0][1] == error, out
     run_id, log = final[0][0], Path(final[0][2])
-    assert log == (stack.airflow_home / "logs" / "dag_id=final_project" / f"run_id={run_id}" /
-                   "task_id=Stage_events" / "attempt=3.log")
+    assert log == (
+        stack.airflow_home
+        / "logs"
+        / "dag_id=final_project"
+        / f"run_id={run_id}"
+        / "task_id=Stage_events"
+        / "attempt=3.log"
+    )
     assert "cannot parse jsonpaths expression" in log.read_text()
     assert f"final_project run {run_id} failed: make run stops here." in out
     # The hourly window is not started after a failed full load.

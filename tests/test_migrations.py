@@ -29,6 +29,7 @@ HISTORY = sorted(p.name for p in MIGRATIONS.glob("*.sql"))
 
 # ---------------------------------------------------------------- scratch databases
 
+
 @pytest.fixture
 def new_db(stack):
     """Creates empty databases on the stack's server; returns their DSNs; drops them after."""
@@ -82,14 +83,19 @@ def catalog(dsn: str) -> dict:
     """The schema as PostgreSQL's catalog describes it: per table, its columns in order (name,
     type, length, precision, scale, nullability, default) and its key constraints."""
     columns: dict[str, list[tuple]] = {}
-    for table, *column in query(dsn, """
+    for table, *column in query(
+        dsn,
+        """
             SELECT table_name, column_name, data_type, character_maximum_length, numeric_precision,
                    numeric_scale, is_nullable, column_default
             FROM information_schema.columns
             WHERE table_schema = 'public' AND table_name <> 'schema_migrations'
-            ORDER BY table_name, ordinal_position"""):
+            ORDER BY table_name, ordinal_position""",
+    ):
         columns.setdefault(table, []).append(tuple(column))
-    keys = query(dsn, """
+    keys = query(
+        dsn,
+        """
         SELECT tc.table_name, tc.constraint_type, tc.constraint_name, kcu.column_name, kcu.ordinal_position
         FROM information_schema.table_constraints AS tc
         JOIN information_schema.key_column_usage AS kcu
@@ -97,13 +103,15 @@ def catalog(dsn: str) -> dict:
          AND kcu.table_name = tc.table_name
         WHERE tc.table_schema = 'public' AND tc.table_name <> 'schema_migrations'
           AND tc.constraint_type IN ('PRIMARY KEY', 'UNIQUE', 'FOREIGN KEY')
-        ORDER BY 1, 3, 5""")
+        ORDER BY 1, 3, 5""",
+    )
     return {"columns": columns, "keys": keys}
 
 
 def recorded(dsn: str) -> list[tuple]:
-    return query(dsn, "SELECT version, name, checksum, applied_at, run_id, baseline FROM schema_migrations "
-                      "ORDER BY version")
+    return query(
+        dsn, "SELECT version, name, checksum, applied_at, run_id, baseline FROM schema_migrations ORDER BY version"
+    )
 
 
 def table_names(dsn: str) -> set[str]:
@@ -124,6 +132,7 @@ def copy_migrations(tmp_path: Path, upto: int | None = None) -> Path:
 
 
 # ---------------------------------------------------------------- the migrations are the ddl
+
 
 @pytest.fixture(scope="module")
 def ddl_catalog(stack):
@@ -153,23 +162,26 @@ def test_the_migrations_build_exactly_the_ddl_schema(new_db, ddl_catalog):
     assert built == ddl_catalog
     rows = recorded(dsn)
     assert [(v, n, c, r, b) for v, n, c, _, r, b in rows] == [
-        (i, name, sha256(MIGRATIONS / name), "manual__fresh", False) for i, name in enumerate(HISTORY, start=1)]
+        (i, name, sha256(MIGRATIONS / name), "manual__fresh", False) for i, name in enumerate(HISTORY, start=1)
+    ]
 
 
 # ---------------------------------------------------------------- upgrade keeps the data
 
+
 def sample_rows(dsn: str, table: str, columns: list[tuple], n: int = 3) -> list[tuple]:
     """n distinct rows for ``table`` built from its column types, inserted; returns them."""
+
     def value(i: int, position: int, data_type: str, length: int | None):
         return {
             "integer": i * 100 + position,
-            "bigint": 10 ** 12 + i * 100 + position,
+            "bigint": 10**12 + i * 100 + position,
             "double precision": i + position / 4,
             "timestamp without time zone": datetime(2018, 11, 1, i, position, 30),
             "date": date(2018, 11, i),
             "boolean": i % 2 == 0,
             "numeric": Decimal(f"0.{i}{position}"),
-        }.get(data_type, f"{table}-{i}-{position}"[:length or 64])
+        }.get(data_type, f"{table}-{i}-{position}"[: length or 64])
 
     rows = [tuple(value(i, p, c[1], c[2]) for p, c in enumerate(columns)) for i in range(1, n + 1)]
     marks = ", ".join(["%s"] * len(columns))
@@ -186,8 +198,11 @@ def quoted(names) -> str:
 
 def table_digest(dsn: str, table: str, names: list[str]) -> tuple[int, str]:
     """The row count and an MD5 over the rows' text, in order, of the columns ``names``."""
-    (count, digest), = query(dsn, f"SELECT COUNT(*), MD5(COALESCE(STRING_AGG(r::TEXT, '|' ORDER BY r::TEXT), '')) "
-                                  f'FROM (SELECT {quoted(names)} FROM "{table}") AS r')
+    ((count, digest),) = query(
+        dsn,
+        f"SELECT COUNT(*), MD5(COALESCE(STRING_AGG(r::TEXT, '|' ORDER BY r::TEXT), '')) "
+        f'FROM (SELECT {quoted(names)} FROM "{table}") AS r',
+    )
     return count, digest
 
 
@@ -220,11 +235,11 @@ def test_upgrade_from_the_first_schema_keeps_every_row(new_db, tmp_path, ddl_cat
     at = [c[0] for c in before["staging_manifest"]].index("staged_at")
     staged = sorted(r[at] for r in inserted["staging_manifest"])
     assert sorted(query(dsn, "SELECT staged_at, checked_at FROM staging_manifest")) == [(s, s) for s in staged]
-    assert query(dsn, "SELECT COUNT(*) FROM dq_history") == query(dsn, "SELECT COUNT(*) FROM daily_listening") \
-        == [(0,)]
+    assert query(dsn, "SELECT COUNT(*) FROM dq_history") == query(dsn, "SELECT COUNT(*) FROM daily_listening") == [(0,)]
 
 
 # ---------------------------------------------------------------- guards
+
 
 def test_an_edited_applied_migration_is_refused_before_anything_runs(new_db, tmp_path):
     dsn = new_db()
@@ -263,8 +278,10 @@ def test_a_failing_migration_rolls_back_and_names_file_and_statement(new_db, tmp
     directory = copy_migrations(tmp_path)
     migrate(dsn, directory=directory)
     broken = directory / "0005_broken.sql"
-    broken.write_text("-- creates a table, then fails\nCREATE TABLE probe_created (id INTEGER);\n"
-                      "ALTER TABLE no_such_table ADD COLUMN x INTEGER;\n")
+    broken.write_text(
+        "-- creates a table, then fails\nCREATE TABLE probe_created (id INTEGER);\n"
+        "ALTER TABLE no_such_table ADD COLUMN x INTEGER;\n"
+    )
 
     with pytest.raises(MigrationError) as caught:
         migrate(dsn, directory=directory)
@@ -285,8 +302,9 @@ def test_a_no_transaction_migration_runs_in_autocommit(new_db, tmp_path):
     """VACUUM cannot run in a transaction block in PostgreSQL either: it runs only in autocommit."""
     dsn = new_db()
     directory = copy_migrations(tmp_path)
-    (directory / "0005_vacuum.sql").write_text("-- migrate: no-transaction\n-- Reclaims space.\n"
-                                               "VACUUM staging_events;\nVACUUM staging_songs;\n")
+    (directory / "0005_vacuum.sql").write_text(
+        "-- migrate: no-transaction\n-- Reclaims space.\nVACUUM staging_events;\nVACUUM staging_songs;\n"
+    )
     result = migrate(dsn, directory=directory)
     assert result["applied"][-1] == "0005_vacuum.sql" and result["version"] == 5
     assert recorded(dsn)[-1][1:3] == ("0005_vacuum.sql", sha256(directory / "0005_vacuum.sql"))
@@ -296,8 +314,9 @@ def test_a_failing_no_transaction_migration_keeps_the_version(new_db, tmp_path):
     dsn = new_db()
     directory = copy_migrations(tmp_path)
     migrate(dsn, directory=directory)
-    (directory / "0005_half.sql").write_text("-- migrate: no-transaction\nCREATE TABLE probe_committed (id INTEGER);\n"
-                                             "VACUUM no_such_table;\n")
+    (directory / "0005_half.sql").write_text(
+        "-- migrate: no-transaction\nCREATE TABLE probe_committed (id INTEGER);\nVACUUM no_such_table;\n"
+    )
     with pytest.raises(MigrationError) as caught:
         migrate(dsn, directory=directory)
     message = str(caught.value)
@@ -308,6 +327,7 @@ def test_a_failing_no_transaction_migration_keeps_the_version(new_db, tmp_path):
 
 # ---------------------------------------------------------------- baseline
 
+
 @pytest.mark.parametrize("level", range(1, len(HISTORY)))
 def test_a_warehouse_of_an_earlier_release_is_adopted_then_upgraded(new_db, ddl_catalog, level):
     """Built by the release after migration ``level`` (its files run without the runner)."""
@@ -316,7 +336,8 @@ def test_a_warehouse_of_an_earlier_release_is_adopted_then_upgraded(new_db, ddl_
     result = migrate(dsn, run_id="adopt")
     assert result == {"version": len(HISTORY), "applied": HISTORY[level:], "baselined": HISTORY[:level]}
     assert [(r[0], r[1], r[2], r[5]) for r in recorded(dsn)] == [
-        (i, name, sha256(MIGRATIONS / name), i <= level) for i, name in enumerate(HISTORY, start=1)]
+        (i, name, sha256(MIGRATIONS / name), i <= level) for i, name in enumerate(HISTORY, start=1)
+    ]
     assert catalog(dsn) == ddl_catalog
 
 
@@ -331,13 +352,15 @@ def test_a_warehouse_built_from_todays_ddl_is_adopted_at_head_with_nothing_run(n
 
     assert result == {"version": len(HISTORY), "applied": [], "baselined": HISTORY}
     assert [(r[0], r[1], r[2], r[4], r[5]) for r in recorded(dsn)] == [
-        (i, name, sha256(MIGRATIONS / name), "adopt", True) for i, name in enumerate(HISTORY, start=1)]
+        (i, name, sha256(MIGRATIONS / name), "adopt", True) for i, name in enumerate(HISTORY, start=1)
+    ]
     assert catalog(dsn) == ddl_catalog
     # Nothing ran: no table was rebuilt (same relations), the row is as it was.
     after = dict(query(dsn, relations + " AND relname NOT LIKE 'schema_migrations%'"))
     assert after == oids
     assert query(dsn, "SELECT staged_at, checked_at FROM staging_manifest") == [
-        (datetime(2018, 11, 1), datetime(2018, 11, 2))]
+        (datetime(2018, 11, 1), datetime(2018, 11, 2))
+    ]
 
 
 def test_a_partial_old_warehouse_is_refused_then_adopted_once_repaired(new_db):
@@ -354,8 +377,11 @@ def test_a_partial_old_warehouse_is_refused_then_adopted_once_repaired(new_db):
     assert HISTORY[0] in message and "statement 1 of 9" in message and "CREATE TABLE staging_events" in message
     assert recorded(dsn) == []
 
-    query(dsn, "CREATE TABLE songs (song_id VARCHAR(32) NOT NULL, title VARCHAR(1024), artist_id VARCHAR(32), "
-               "year INTEGER, duration DOUBLE PRECISION, PRIMARY KEY (song_id))")
+    query(
+        dsn,
+        "CREATE TABLE songs (song_id VARCHAR(32) NOT NULL, title VARCHAR(1024), artist_id VARCHAR(32), "
+        "year INTEGER, duration DOUBLE PRECISION, PRIMARY KEY (song_id))",
+    )
     assert migrate(dsn) == {"version": len(HISTORY), "applied": HISTORY[1:], "baselined": HISTORY[:1]}
 
 
@@ -372,6 +398,7 @@ def test_a_failing_probe_creates_nothing(new_db, tmp_path):
 
 # ---------------------------------------------------------------- the DAG
 
+
 def test_create_tables_emits_the_schema_asset_only_when_the_schema_changed(airflow_db, new_db, stack, monkeypatch):
     from airflow.dag_processing.dagbag import DagBag
     from airflow.models.asset import AssetEvent
@@ -382,26 +409,36 @@ def test_create_tables_emits_the_schema_asset_only_when_the_schema_changed(airfl
     from include.sparkify import config
 
     dsn = new_db()
-    monkeypatch.setenv(f"AIRFLOW_CONN_{config.REDSHIFT_CONN_ID.upper()}",
-                       json.dumps({**stack.redshift_conn(), "schema": dsn.rsplit("/", 1)[1]}))
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{config.REDSHIFT_CONN_ID.upper()}",
+        json.dumps({**stack.redshift_conn(), "schema": dsn.rsplit("/", 1)[1]}),
+    )
     dag = DagBag().dags["create_tables"]
 
     def run_and_look():
         run = run_dag_test(dag)
         states = {ti.task_id: ti.state for ti in run.get_task_instances()}
         with create_session() as session:
-            extras = session.scalars(select(AssetEvent.extra).where(AssetEvent.source_dag_id == "create_tables",
-                                                                    AssetEvent.source_run_id == run.run_id)).all()
+            extras = session.scalars(
+                select(AssetEvent.extra).where(
+                    AssetEvent.source_dag_id == "create_tables", AssetEvent.source_run_id == run.run_id
+                )
+            ).all()
         return run, (run.state, states, extras)
 
     first_run, first = run_and_look()
-    assert first == ("success", {"Begin_execution": "success", "Create_tables": "success",
-                                 "Stop_execution": "success"},
-                     [{"schema_version": len(HISTORY), "applied": HISTORY, "baselined": []}])
+    assert first == (
+        "success",
+        {"Begin_execution": "success", "Create_tables": "success", "Stop_execution": "success"},
+        [{"schema_version": len(HISTORY), "applied": HISTORY, "baselined": []}],
+    )
     assert {r[4] for r in recorded(dsn)} == {first_run.run_id}
 
     second_run, second = run_and_look()
     assert second_run.run_id != first_run.run_id
-    assert second == ("success", {"Begin_execution": "success", "Create_tables": "success",
-                                  "Stop_execution": "skipped"}, [])
+    assert second == (
+        "success",
+        {"Begin_execution": "success", "Create_tables": "success", "Stop_execution": "skipped"},
+        [],
+    )
     assert {r[4] for r in recorded(dsn)} == {first_run.run_id}

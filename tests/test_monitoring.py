@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from types import SimpleNamespace
 
@@ -33,8 +33,13 @@ class Inbox:
 
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
-            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
-                                  message_from_bytes(envelope.content, policy=policy.default)))
+            self.messages.append(
+                (
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    message_from_bytes(envelope.content, policy=policy.default),
+                )
+            )
         return "250 Message accepted for delivery"
 
 
@@ -47,10 +52,22 @@ def smtp_server(monkeypatch):
     port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
-        "conn_type": "smtp", "host": "127.0.0.1", "port": port,
-        "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "airflow@sparkify.test", "timeout": 10},
-    }))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SMTP_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "smtp",
+                "host": "127.0.0.1",
+                "port": port,
+                "extra": {
+                    "disable_ssl": True,
+                    "disable_tls": True,
+                    "from_email": "airflow@sparkify.test",
+                    "timeout": 10,
+                },
+            }
+        ),
+    )
     monkeypatch.setenv("SPARKIFY_ALERT_EMAILS", "data-ops@sparkify.test")
     monkeypatch.delenv("AIRFLOW_CONN_SLACK_API_DEFAULT", raising=False)
     yield inbox
@@ -85,8 +102,11 @@ def insert_orphan(stack) -> None:
     """songplays holding one play, of a user that is not in users."""
     with warehouse(stack) as conn:
         conn.execute("TRUNCATE songplays, users")
-        conn.execute("INSERT INTO songplays (songplay_id, start_time, user_id) "
-                     "VALUES (%s, TIMESTAMP '2018-11-15 10:00:00', -4242)", (ORPHAN,))
+        conn.execute(
+            "INSERT INTO songplays (songplay_id, start_time, user_id) "
+            "VALUES (%s, TIMESTAMP '2018-11-15 10:00:00', -4242)",
+            (ORPHAN,),
+        )
 
 
 def test_failed_check_is_recorded_and_emailed_once(airflow_db, schema, smtp_server):
@@ -116,9 +136,12 @@ def test_failed_check_is_recorded_and_emailed_once(airflow_db, schema, smtp_serv
 
     # The failed check is in the history, with the value found, before the task failed.
     with warehouse(schema) as conn:
-        rows = conn.execute("SELECT dag_id, task_id, try_number, check_name, table_name, observed_value, passed, "
-                            "interval_start FROM dq_history WHERE run_id = %s", (dr.run_id,)).fetchall()
-    start = dr.data_interval_start and dr.data_interval_start.astimezone(timezone.utc).replace(tzinfo=None)
+        rows = conn.execute(
+            "SELECT dag_id, task_id, try_number, check_name, table_name, observed_value, passed, "
+            "interval_start FROM dq_history WHERE run_id = %s",
+            (dr.run_id,),
+        ).fetchall()
+    start = dr.data_interval_start and dr.data_interval_start.astimezone(UTC).replace(tzinfo=None)
     assert rows == [("final_project", CHECK_TASK, 1, "songplay_users_exist", "songplays", figure, False, start)]
 
 
@@ -127,10 +150,18 @@ def test_no_channel_configured_logs_a_clear_line_and_raises_nothing(monkeypatch,
 
     for name in ("SPARKIFY_ALERT_EMAILS", "AIRFLOW_CONN_SMTP_DEFAULT", "AIRFLOW_CONN_SLACK_API_DEFAULT"):
         monkeypatch.delenv(name, raising=False)
-    ti = SimpleNamespace(dag_id="final_project", task_id="Load_user_dim_table", run_id="scheduled__2018-11-01T01",
-                         try_number=4, log_url=None)
-    context = {"ti": ti, "dag_run": SimpleNamespace(data_interval_start=None, data_interval_end=None),
-               "exception": RuntimeError("connection refused")}
+    ti = SimpleNamespace(
+        dag_id="final_project",
+        task_id="Load_user_dim_table",
+        run_id="scheduled__2018-11-01T01",
+        try_number=4,
+        log_url=None,
+    )
+    context = {
+        "ti": ti,
+        "dag_run": SimpleNamespace(data_interval_start=None, data_interval_end=None),
+        "exception": RuntimeError("connection refused"),
+    }
     with caplog.at_level(logging.WARNING, logger="include.sparkify.alerts"):
         ON_FAILURE(context)  # as Airflow calls a notifier: no exception
     lines = [r.getMessage() for r in caplog.records if r.name == "include.sparkify.alerts"]
@@ -148,8 +179,9 @@ def test_recipients_without_an_smtp_connection_are_not_an_error(monkeypatch, cap
     monkeypatch.setenv("SPARKIFY_SMTP_CONN_ID", "sparkify_smtp_that_does_not_exist")
     with caplog.at_level(logging.WARNING, logger="include.sparkify.alerts"):
         assert send(Alert("probe subject", []), {}) == []
-    assert any("No alert channel is configured" in r.getMessage() and "probe subject" in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        "No alert channel is configured" in r.getMessage() and "probe subject" in r.getMessage() for r in caplog.records
+    )
 
 
 def test_final_project_carries_the_lateness_deadline():
@@ -172,11 +204,14 @@ def test_deadline_interval_is_configurable(monkeypatch):
     import subprocess
     import sys
 
-    code = ("from airflow.dag_processing.dagbag import DagBag; "
-            "d = DagBag('dags').dags['final_project'].deadline[0]; print(d.interval.total_seconds())")
+    code = (
+        "from airflow.dag_processing.dagbag import DagBag; "
+        "d = DagBag('dags').dags['final_project'].deadline[0]; print(d.interval.total_seconds())"
+    )
     env = {**__import__("os").environ, "SPARKIFY_RUN_DEADLINE_MINUTES": "7.5"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
-                         cwd=config.SQL_DIR.parents[1])
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=config.SQL_DIR.parents[1]
+    )
     assert out.stdout.strip().splitlines()[-1] == "450.0"
 
 
@@ -184,19 +219,27 @@ def test_late_run_callback_emails_the_run(smtp_server):
     """The deadline callback as the triggerer calls it (with the scheduler's context) delivers one e-mail."""
     from include.sparkify.alerts import alert_late_run
 
-    queued = datetime(2018, 11, 2, 5, 0, 3, tzinfo=timezone.utc)
+    queued = datetime(2018, 11, 2, 5, 0, 3, tzinfo=UTC)
     context = {
-        "dag_run": {"dag_id": "final_project", "dag_run_id": "scheduled__2018-11-02T05:00:00+00:00",
-                    "run_type": "scheduled", "state": "running", "queued_at": queued.isoformat(),
-                    "data_interval_start": "2018-11-02T04:00:00+00:00", "data_interval_end": "2018-11-02T05:00:00+00:00"},
+        "dag_run": {
+            "dag_id": "final_project",
+            "dag_run_id": "scheduled__2018-11-02T05:00:00+00:00",
+            "run_type": "scheduled",
+            "state": "running",
+            "queued_at": queued.isoformat(),
+            "data_interval_start": "2018-11-02T04:00:00+00:00",
+            "data_interval_end": "2018-11-02T05:00:00+00:00",
+        },
         "deadline": {"id": "0190-probe", "deadline_time": queued + timedelta(minutes=45)},
     }
     summary = asyncio.run(alert_late_run(allowed_minutes=45, context=context))
     assert "e-mail to data-ops@sparkify.test" in summary
     assert len(smtp_server.messages) == 1
     _, _, message = smtp_server.messages[0]
-    assert message["Subject"] == ("[Sparkify] final_project run scheduled__2018-11-02T05:00:00+00:00 is late: "
-                                  "not finished 45 min after it was queued")
+    assert message["Subject"] == (
+        "[Sparkify] final_project run scheduled__2018-11-02T05:00:00+00:00 is late: "
+        "not finished 45 min after it was queued"
+    )
     body = body_text(message)
     assert "2018-11-02 05:45:03+00:00" in body and "scheduled" in body and "2018-11-02T04:00:00+00:00" in body
 
@@ -225,45 +268,69 @@ def test_make_run_report_shows_the_dq_history(airflow_db, schema, monkeypatch):
 
     dag = failing_check_dag(("Run_data_quality_checks.songplays_not_empty", CHECK_TASK))
     insert_orphan(schema)
-    first_start = datetime.now(timezone.utc).replace(tzinfo=None)
+    first_start = datetime.now(UTC).replace(tzinfo=None)
     try:
         first = run_dag_test(dag)
     finally:
-        first_end = datetime.now(timezone.utc).replace(tzinfo=None)
+        first_end = datetime.now(UTC).replace(tzinfo=None)
         with warehouse(schema) as conn:
             conn.execute("DELETE FROM songplays WHERE songplay_id = %s", (ORPHAN,))
             conn.execute("INSERT INTO users (user_id, last_seen_at) VALUES (15, TIMESTAMP '2018-11-15 10:00:00')")
-            conn.execute("INSERT INTO songplays (songplay_id, start_time, user_id) "
-                         "VALUES ('probe-monitoring-play', TIMESTAMP '2018-11-15 10:00:00', 15)")
+            conn.execute(
+                "INSERT INTO songplays (songplay_id, start_time, user_id) "
+                "VALUES ('probe-monitoring-play', TIMESTAMP '2018-11-15 10:00:00', 15)"
+            )
     second = run_dag_test(dag)
     assert (first.state, second.state) == ("failed", "success")
 
     lines = dq_history_lines(schema.warehouse_dsn())
     # Ordered by table, then check: the row count passed twice (its latest value: 1, true);
     # the user check failed once then passed, so it is FAIL, with when it last failed.
-    assert lines[0] == ("  PASS  songplays       row_count_check                 2 results,    2 passed,   0 failed; "
-                        "latest: 1 (all truthy)")
-    prefix = ("  FAIL  songplays       songplay_users_exist            2 results,    1 passed,   1 failed; "
-              "latest: songplays without a user: 0 (all truthy), last failed ")
+    assert lines[0] == (
+        "  PASS  songplays       row_count_check                 2 results,    2 passed,   0 failed; "
+        "latest: 1 (all truthy)"
+    )
+    prefix = (
+        "  FAIL  songplays       songplay_users_exist            2 results,    1 passed,   1 failed; "
+        "latest: songplays without a user: 0 (all truthy), last failed "
+    )
     assert lines[1].startswith(prefix), lines[1]
-    assert lines[1][len(prefix):] in minutes_between(first_start, first_end), lines[1]
+    assert lines[1][len(prefix) :] in minutes_between(first_start, first_end), lines[1]
     assert len(lines) == 2, lines
 
 
 # Songs and NextSong events for the daily listening section: three days; user 1 turns paid
 # on the second day; "Nowhere" is in no catalog (counted in the totals, never on top).
 SONGS = [
-    {"song_id": "SOAAAAA12A8C100001", "title": "Alpha", "artist_id": "ARAAAAA1187B9A0001", "artist_name": "Ann",
-     "duration": 200.0},
-    {"song_id": "SOBBBBB12A8C100002", "title": "Beta", "artist_id": "ARBBBBB1187B9A0002", "artist_name": "Bob",
-     "duration": 180.0},
-    {"song_id": "SOCCCCC12A8C100003", "title": "Gamma", "artist_id": "ARAAAAA1187B9A0001", "artist_name": "Ann",
-     "duration": 150.0},
+    {
+        "song_id": "SOAAAAA12A8C100001",
+        "title": "Alpha",
+        "artist_id": "ARAAAAA1187B9A0001",
+        "artist_name": "Ann",
+        "duration": 200.0,
+    },
+    {
+        "song_id": "SOBBBBB12A8C100002",
+        "title": "Beta",
+        "artist_id": "ARBBBBB1187B9A0002",
+        "artist_name": "Bob",
+        "duration": 180.0,
+    },
+    {
+        "song_id": "SOCCCCC12A8C100003",
+        "title": "Gamma",
+        "artist_id": "ARAAAAA1187B9A0001",
+        "artist_name": "Ann",
+        "duration": 150.0,
+    },
 ]
 PLAYS = [  # (user, level, UTC time, title)
-    (1, "free", "2018-11-14 10:00", "Alpha"), (1, "free", "2018-11-14 10:05", "Beta"),
-    (2, "paid", "2018-11-14 11:00", "Beta"), (2, "paid", "2018-11-14 11:05", "Nowhere"),
-    (1, "paid", "2018-11-15 09:00", "Alpha"), (1, "paid", "2018-11-15 09:04", "Gamma"),
+    (1, "free", "2018-11-14 10:00", "Alpha"),
+    (1, "free", "2018-11-14 10:05", "Beta"),
+    (2, "paid", "2018-11-14 11:00", "Beta"),
+    (2, "paid", "2018-11-14 11:05", "Nowhere"),
+    (1, "paid", "2018-11-15 09:00", "Alpha"),
+    (1, "paid", "2018-11-15 09:04", "Gamma"),
     (3, "free", "2018-11-15 12:00", "Beta"),
     (3, "free", "2018-11-16 08:00", "Nowhere"),
 ]
@@ -271,17 +338,33 @@ PLAYS = [  # (user, level, UTC time, title)
 
 def listening_data() -> tuple[list[dict], list[dict]]:
     """(events, songs) in the shape of the JSON files."""
-    songs = [{**s, "year": 2000, "num_songs": 1, "artist_location": None, "artist_latitude": None,
-              "artist_longitude": None} for s in SONGS]
+    songs = [
+        {**s, "year": 2000, "num_songs": 1, "artist_location": None, "artist_latitude": None, "artist_longitude": None}
+        for s in SONGS
+    ]
     by_title = {s["title"]: s for s in SONGS}
     events = []
     for item, (user, level, when, title) in enumerate(PLAYS):
         song = by_title.get(title, {"artist_name": "Nobody", "duration": 100.0})
-        ts = int(datetime.strptime(when, "%Y-%m-%d %H:%M").replace(tzinfo=timezone.utc).timestamp() * 1000)
-        events.append({"artist": song["artist_name"], "song": title, "length": song["duration"], "page": "NextSong",
-                       "userId": str(user), "level": level, "sessionId": user, "itemInSession": item, "ts": ts,
-                       "firstName": f"User{user}", "lastName": "Probe", "gender": "F", "location": "Chicago, IL",
-                       "userAgent": "Mozilla/5.0"})
+        ts = int(datetime.strptime(when, "%Y-%m-%d %H:%M").replace(tzinfo=UTC).timestamp() * 1000)
+        events.append(
+            {
+                "artist": song["artist_name"],
+                "song": title,
+                "length": song["duration"],
+                "page": "NextSong",
+                "userId": str(user),
+                "level": level,
+                "sessionId": user,
+                "itemInSession": item,
+                "ts": ts,
+                "firstName": f"User{user}",
+                "lastName": "Probe",
+                "gender": "F",
+                "location": "Chicago, IL",
+                "userAgent": "Mozilla/5.0",
+            }
+        )
     return events, songs
 
 
@@ -295,22 +378,31 @@ def test_make_run_report_shows_the_daily_listening(schema):
     with warehouse(schema) as conn:
         conn.execute("TRUNCATE songplays, users, songs, artists, daily_listening")
     assert daily_listening_lines(schema.warehouse_dsn()) == [
-        "  (not built yet: sparkify_analytics runs after final_project)"]
+        "  (not built yet: sparkify_analytics runs after final_project)"
+    ]
 
-    star = {("songplays", "songplay_id"): ex.songplays(events, songs), ("users", "user_id"): ex.users(events),
-            ("songs", "song_id"): ex.songs_table(songs), ("artists", "artist_id"): ex.artists_table(songs)}
+    star = {
+        ("songplays", "songplay_id"): ex.songplays(events, songs),
+        ("users", "user_id"): ex.users(events),
+        ("songs", "song_id"): ex.songs_table(songs),
+        ("artists", "artist_id"): ex.artists_table(songs),
+    }
     with warehouse(schema) as conn:
         for (table, key), rows in star.items():
             columns = [key, *next(iter(rows.values()))]
             values = ", ".join(["%s"] * len(columns))
             with conn.cursor() as cur:
-                cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})",
-                                [(k, *(row[c] for c in columns[1:])) for k, row in rows.items()])
+                cur.executemany(
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})",
+                    [(k, *(row[c] for c in columns[1:])) for k, row in rows.items()],
+                )
         # What Build_daily_listening runs (include/sparkify/analytics.py).
         conn.execute("INSERT INTO daily_listening " + (config.SQL_DIR / "analytics/daily_listening.sql").read_text())
-        built = conn.execute("SELECT play_date, plays, listeners, paid_plays, free_plays, paid_share, "
-                             "paid_listeners_now, top_song_id, top_song_title, top_song_plays, top_artist_id, "
-                             "top_artist_name, top_artist_plays FROM daily_listening").fetchall()
+        built = conn.execute(
+            "SELECT play_date, plays, listeners, paid_plays, free_plays, paid_share, "
+            "paid_listeners_now, top_song_id, top_song_title, top_song_plays, top_artist_id, "
+            "top_artist_name, top_artist_plays FROM daily_listening"
+        ).fetchall()
     assert {r[0]: tuple(r[1:]) for r in built} == ex.daily_listening(events, songs)
 
     # Per day: plays, listeners, the paid share of plays, the top song and artist (ties: smallest id).
@@ -349,19 +441,36 @@ def test_slack_connection_gets_the_alert(monkeypatch):
     try:
         monkeypatch.delenv("SPARKIFY_ALERT_EMAILS", raising=False)
         monkeypatch.setenv("SPARKIFY_SLACK_CHANNEL", "#sparkify-probe")
-        monkeypatch.setenv("AIRFLOW_CONN_SLACK_API_DEFAULT", json.dumps({
-            "conn_type": "slack", "password": "xoxb-probe-token",
-            "extra": {"base_url": f"http://127.0.0.1:{server.server_port}/api/"}}))
-        ti = SimpleNamespace(dag_id="final_project", task_id="Stage_events", run_id="scheduled__2018-11-01T05",
-                             try_number=2, log_url=None)
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_SLACK_API_DEFAULT",
+            json.dumps(
+                {
+                    "conn_type": "slack",
+                    "password": "xoxb-probe-token",
+                    "extra": {"base_url": f"http://127.0.0.1:{server.server_port}/api/"},
+                }
+            ),
+        )
+        ti = SimpleNamespace(
+            dag_id="final_project",
+            task_id="Stage_events",
+            run_id="scheduled__2018-11-01T05",
+            try_number=2,
+            log_url=None,
+        )
         # Airflow registers a connection's password with its secrets masker when a task reads
         # the connection; an error text quoting it must not carry it into the alert.
         from airflow.sdk._shared.secrets_masker import mask_secret
 
         secret = "warehouse-pw-in-an-error-4242"
         mask_secret(secret)
-        ON_FAILURE({"ti": ti, "dag_run": SimpleNamespace(data_interval_start=None, data_interval_end=None),
-                    "exception": RuntimeError(f"S3 unreachable; retried with postgresql://u:{secret}@db/x")})
+        ON_FAILURE(
+            {
+                "ti": ti,
+                "dag_run": SimpleNamespace(data_interval_start=None, data_interval_end=None),
+                "exception": RuntimeError(f"S3 unreachable; retried with postgresql://u:{secret}@db/x"),
+            }
+        )
     finally:
         server.shutdown()
     assert len(posts) == 1

@@ -14,8 +14,8 @@ from urllib.parse import quote
 import pytest
 
 from dev.airflow_api import AirflowAPI
-from include.sparkify.quality import RELATIONAL_CHECKS, column_mapping
 from include.sparkify.loads import TABLES
+from include.sparkify.quality import RELATIONAL_CHECKS, column_mapping
 from tests import expected as ex
 from tests.conftest import SCHEDULER_RUN_DEADLINE_MINUTES, warehouse
 
@@ -49,35 +49,46 @@ def test_asset_events_carry_rows_interval_and_sources(api, asset_triggered_run, 
     assert set(by_table) == set(TABLES)
 
     # A full load into empty tables: nothing deleted, every expected row inserted.
-    expected_rows = {"songplays": len(plays), "users": len(ex.users(events)), "songs": len(ex.songs_table(songs)),
-                     "artists": len(ex.artists_table(songs)), "time": len(ex.time_table(plays))}
+    expected_rows = {
+        "songplays": len(plays),
+        "users": len(ex.users(events)),
+        "songs": len(ex.songs_table(songs)),
+        "artists": len(ex.artists_table(songs)),
+        "time": len(ex.time_table(plays)),
+    }
     for table, event in by_table.items():
         extra = event["extra"]
         assert event["name"] == f"sparkify_{table}" and event["uri"].endswith(f"/public/{table}")
         assert (extra["rows_inserted"], extra["rows_deleted"]) == (expected_rows[table], 0), table
         assert extra["load"] == "full" and extra["data_interval_start"] is None and extra["data_interval_end"] is None
 
-    log_uris = sorted(f"s3://{stack.bucket}/{p.relative_to(data).as_posix()}"
-                      for p in (data / "log_data").rglob("*.json"))
+    log_uris = sorted(
+        f"s3://{stack.bucket}/{p.relative_to(data).as_posix()}" for p in (data / "log_data").rglob("*.json")
+    )
     song_files = sorted((data / "song_data").rglob("*.json"))
     events_sources = by_table["users"]["extra"]["sources"]
     assert events_sources == log_uris
     assert by_table["time"]["extra"]["sources"] == log_uris
     songs_sources = by_table["songs"]["extra"]["sources"]
     listed = sorted(f"s3://{stack.bucket}/{p.relative_to(data).as_posix()}" for p in song_files)
-    summary = f"s3://{stack.bucket}/song_data/ ({len(song_files)} objects, {sum(p.stat().st_size for p in song_files)} bytes)"
+    summary = (
+        f"s3://{stack.bucket}/song_data/ ({len(song_files)} objects, {sum(p.stat().st_size for p in song_files)} bytes)"
+    )
     assert songs_sources in (listed, [summary]), songs_sources
     assert by_table["artists"]["extra"]["sources"] == songs_sources
     assert by_table["songplays"]["extra"]["sources"] == log_uris + songs_sources
 
 
 def test_every_check_of_the_run_is_in_the_dq_history(asset_triggered_run, source, scheduler_stack):
-    _, events, songs, plays = source
+    _, _events, _songs, plays = source
     stack, _ = scheduler_stack
     run_id = asset_triggered_run["dag_run_id"]
     with warehouse(stack) as conn:
-        rows = conn.execute("SELECT task_id, check_name, table_name, column_name, observed_value, passed, "
-                            "interval_start, dag_id FROM dq_history WHERE run_id = %s", (run_id,)).fetchall()
+        rows = conn.execute(
+            "SELECT task_id, check_name, table_name, column_name, observed_value, passed, "
+            "interval_start, dag_id FROM dq_history WHERE run_id = %s",
+            (run_id,),
+        ).fetchall()
     # What the DAG declares: per table "not empty" and its key/column checks, then the relational checks.
     declared = {("row_count_check", t) for t in TABLES}
     declared |= {(f"{col}.{check}", t) for t in TABLES for col, checks in column_mapping(t).items() for check in checks}
@@ -88,13 +99,13 @@ def test_every_check_of_the_run_is_in_the_dq_history(asset_triggered_run, source
     assert set(observed.values()) == {"0"}  # no NULL, no duplicate key anywhere
     figures = {r[1]: r[4] for r in rows if r[1] in RELATIONAL_CHECKS}
     assert figures["songplay_users_exist"] == "songplays without a user: 0"
-    assert figures["songplays_match_staging"] == (f"songplays in window: {len(plays)}, "
-                                                  f"NextSong events in staging: {len(plays)}")
+    assert figures["songplays_match_staging"] == (
+        f"songplays in window: {len(plays)}, NextSong events in staging: {len(plays)}"
+    )
 
 
-def test_final_project_triggers_the_analytics_dag(api, analytics_run, full_load_analytics, source,
-                                                  asset_triggered_run):
-    _, events, songs, plays = source
+def test_final_project_triggers_the_analytics_dag(api, analytics_run, full_load_analytics, source, asset_triggered_run):
+    _, events, songs, _plays = source
     assert analytics_run["state"] == "success", api.task_instances("sparkify_analytics", analytics_run["dag_run_id"])
     rows = full_load_analytics["daily_listening"]
     expected = ex.daily_listening(events, songs)
@@ -106,8 +117,9 @@ def test_final_project_triggers_the_analytics_dag(api, analytics_run, full_load_
     upstream = api.get(f"/api/v2/dags/sparkify_analytics/dagRuns/{run_id}/upstreamAssetEvents")["asset_events"]
     assert {e["name"] for e in upstream} == {"sparkify_songplays", "sparkify_users"}
     assert {e["source_run_id"] for e in upstream} == {asset_triggered_run["dag_run_id"]}
-    emitted = api.get("/api/v2/assets/events", source_dag_id="sparkify_analytics",
-                      source_run_id=analytics_run["dag_run_id"])["asset_events"]
+    emitted = api.get(
+        "/api/v2/assets/events", source_dag_id="sparkify_analytics", source_run_id=analytics_run["dag_run_id"]
+    )["asset_events"]
     assert [(e["name"], e["extra"]["rows_inserted"]) for e in emitted] == [("sparkify_daily_listening", len(expected))]
 
 

@@ -32,8 +32,10 @@ def test_orphan_songplay_fails_with_the_figure(schema):
     op = checks_by_name()["songplay_users_exist"]
     with warehouse(schema) as conn:  # songplays holding one play, of a user that is not in users
         conn.execute("TRUNCATE songplays, users")
-        conn.execute("INSERT INTO songplays (songplay_id, start_time, user_id) "
-                     "VALUES ('probe-orphan', TIMESTAMP '2018-11-15 10:00:00', -42)")
+        conn.execute(
+            "INSERT INTO songplays (songplay_id, start_time, user_id) "
+            "VALUES ('probe-orphan', TIMESTAMP '2018-11-15 10:00:00', -42)"
+        )
     try:
         op.sql = (REPO_SQL / "checks/songplay_users_exist.sql").read_text()
         with pytest.raises(Exception) as failure:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -16,7 +16,7 @@ from dev.stack import AWS_KEY_ID, AWS_SECRET
 from include.sparkify import config, staging
 from include.sparkify.window import Window
 
-UTC = timezone.utc
+UTC = UTC
 ROLE = "arn:aws:iam::123456789012:role/sparkify-redshift-s3-read"
 PASSWORD = "redshift-pw-must-not-leak"
 
@@ -74,20 +74,41 @@ def redshift(stack, monkeypatch):
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
     except s3.exceptions.BucketAlreadyOwnedByYou:
         pass
-    for key in ("log_data/2018/11/2018-11-15-events.json", "log_data/2018/11/2018-11-16-events.json",
-                "song_data/A/A/A/TRAAA.json", "song_data/A/B/C/TRABC.json", "log_json_path.json"):
+    for key in (
+        "log_data/2018/11/2018-11-15-events.json",
+        "log_data/2018/11/2018-11-16-events.json",
+        "song_data/A/A/A/TRAAA.json",
+        "song_data/A/B/C/TRABC.json",
+        "log_json_path.json",
+    ):
         s3.put_object(Bucket=bucket, Key=key, Body=b"{}")
-    monkeypatch.setenv("AIRFLOW_CONN_REDSHIFT_PROD", json.dumps({
-        "conn_type": "redshift", "host": "wg.123456789012.us-west-2.redshift-serverless.amazonaws.com",
-        "port": 5439, "login": "admin", "password": PASSWORD, "schema": "dev"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_REDSHIFT_PROD",
+        json.dumps(
+            {
+                "conn_type": "redshift",
+                "host": "wg.123456789012.us-west-2.redshift-serverless.amazonaws.com",
+                "port": 5439,
+                "login": "admin",
+                "password": PASSWORD,
+                "schema": "dev",
+            }
+        ),
+    )
     recorder = Recorder()
     monkeypatch.setattr(staging.RedshiftEngine, "connect", lambda self: recorder)
     return bucket, recorder
 
 
 def run_stage(source, window, bucket):
-    return staging.stage(source, window, run_id="scheduled__2018-11-15T14:00:00+00:00", bucket=bucket,
-                         redshift_conn_id="redshift_prod", aws_conn_id="aws_credentials")
+    return staging.stage(
+        source,
+        window,
+        run_id="scheduled__2018-11-15T14:00:00+00:00",
+        bucket=bucket,
+        redshift_conn_id="redshift_prod",
+        aws_conn_id="aws_credentials",
+    )
 
 
 def copies(recorder):
@@ -105,14 +126,17 @@ def test_hourly_events_copy_with_iam_role(redshift, monkeypatch, caplog):
         "COPY incoming_staging_events (page, ts, userid) "
         f"FROM 's3://{bucket}/log_data/2018/11/2018-11-15-events.json' "
         f"IAM_ROLE '{ROLE}' FORMAT AS JSON 's3://{bucket}/log_json_path.json' REGION 'us-west-2' "
-        "MAXERROR 100000 COMPUPDATE OFF STATUPDATE OFF")
+        "MAXERROR 100000 COMPUPDATE OFF STATUPDATE OFF"
+    )
     sql = [s for s, _ in recorder.statements]
     params = dict(recorder.statements)
     # Only the day file's rows are replaced (also those a full load COPYed from the prefix) ...
-    delete = ("DELETE FROM staging_events WHERE source_key = %s OR (source_key = %s AND ts >= %s AND ts < %s)")
+    delete = "DELETE FROM staging_events WHERE source_key = %s OR (source_key = %s AND ts >= %s AND ts < %s)"
     assert params[delete] == ("log_data/2018/11/2018-11-15-events.json", "log_data/", 1542240000000, 1542326400000)
-    insert = ("INSERT INTO staging_events (page, ts, userid, source_key) SELECT page, ts, userid, %s "
-              "FROM incoming_staging_events")
+    insert = (
+        "INSERT INTO staging_events (page, ts, userid, source_key) SELECT page, ts, userid, %s "
+        "FROM incoming_staging_events"
+    )
     assert params[insert] == ("log_data/2018/11/2018-11-15-events.json",)
     assert sql.index(delete) < sql.index(copy) < sql.index(insert)  # ... then loaded ...
     assert recorder.commits == 1  # ... in one transaction
@@ -146,8 +170,7 @@ def test_full_load_events_copies_the_prefix(redshift, monkeypatch):
     assert copy.startswith(f"COPY staging_events (page, ts, userid) FROM 's3://{bucket}/log_data/' IAM_ROLE")
     sql = [s for s, _ in recorder.statements]
     assert "DELETE FROM staging_events" in sql
-    assert ("UPDATE staging_events SET source_key = %s WHERE source_key IS NULL", ("log_data/",)) \
-        in recorder.statements
+    assert ("UPDATE staging_events SET source_key = %s WHERE source_key IS NULL", ("log_data/",)) in recorder.statements
 
 
 def test_role_from_the_aws_connection(redshift, monkeypatch, stack):

@@ -1,5 +1,7 @@
 """docs/reliability.md is generated from the test cases and kept up to date."""
 
+from __future__ import annotations
+
 from tests.reliability_report import DOC, render
 
 

@@ -9,8 +9,7 @@ import threading
 import time
 from datetime import timedelta
 
-from dev.run import (BackfillProgress, RunProgress, TaskFailures, describe_failure, first_error_line, still,
-                     window_hours)
+from dev.run import BackfillProgress, RunProgress, TaskFailures, describe_failure, first_error_line, still, window_hours
 
 
 class FakeAPI:
@@ -53,10 +52,12 @@ def test_run_progress_follows_the_run(capsys):
     api.dag_runs = [{"dag_run_id": "old", "state": "success"}, {"dag_run_id": "r1", "state": "queued"}]
     progress()
     api.dag_runs[1]["state"] = "running"
-    api.tis["r1"] = [{"task_id": "Begin_execution", "state": "success"},
-                     {"task_id": "Stage_events", "state": "running"},
-                     {"task_id": "Stage_songs", "state": "running"},
-                     {"task_id": "Stop_execution", "state": None}]
+    api.tis["r1"] = [
+        {"task_id": "Begin_execution", "state": "success"},
+        {"task_id": "Stage_events", "state": "running"},
+        {"task_id": "Stage_songs", "state": "running"},
+        {"task_id": "Stop_execution", "state": None},
+    ]
     progress()
     progress()  # nothing changed: not repeated at once ...
     progress.at -= 31
@@ -72,14 +73,17 @@ def test_run_progress_follows_the_run(capsys):
 
 def test_run_progress_of_the_hourly_runs_names_the_window_and_the_running_hour(capsys):
     api = FakeAPI()
-    api.dag_runs = [{"dag_run_id": "h1", "state": "success", "hour": True},
-                    {"dag_run_id": "h2", "state": "running", "hour": True},
-                    {"dag_run_id": "other", "state": "running", "hour": False}]
+    api.dag_runs = [
+        {"dag_run_id": "h1", "state": "success", "hour": True},
+        {"dag_run_id": "h2", "state": "running", "hour": True},
+        {"dag_run_id": "other", "state": "running", "hour": False},
+    ]
     api.tis["h2"] = [{"task_id": "Load_songplays_fact_table", "state": "running"}]
     progress = RunProgress(api, "final_project", "current hour", runs=lambda rs: [r for r in rs if r["hour"]])
     progress(prefix="hourly runs: 1 running, 1 success; ")
     assert [re.sub(r" \(\d+s\)$", "", line) for line in said(capsys)] == [
-        "  hourly runs: 1 running, 1 success; current hour running: 0/1 tasks done; now: Load_songplays_fact_table"]
+        "  hourly runs: 1 running, 1 success; current hour running: 0/1 tasks done; now: Load_songplays_fact_table"
+    ]
 
 
 # ------------------------------------------------------------------ failures and the backfill
@@ -93,13 +97,25 @@ def task_log(tmp_path, ti: dict, events: list[dict]):
 
 
 def failed_ti(state: str, try_number: int, end_date: str = "2026-01-01T10:00:00Z") -> dict:
-    return {"dag_id": "final_project", "dag_run_id": "asset_triggered__x", "task_id": "Stage_events",
-            "state": state, "try_number": try_number, "max_tries": 2, "end_date": end_date}
+    return {
+        "dag_id": "final_project",
+        "dag_run_id": "asset_triggered__x",
+        "task_id": "Stage_events",
+        "state": state,
+        "try_number": try_number,
+        "max_tries": 2,
+        "end_date": end_date,
+    }
 
 
-RAISED = {"level": "error", "event": "Task failed with exception", "error_detail": [
-    {"exc_type": "StagingError", "exc_value": "bad jsonpaths\nsecond line", "is_cause": False},
-    {"exc_type": "KeyError", "exc_value": "'jsonpaths'", "is_cause": True}]}
+RAISED = {
+    "level": "error",
+    "event": "Task failed with exception",
+    "error_detail": [
+        {"exc_type": "StagingError", "exc_value": "bad jsonpaths\nsecond line", "is_cause": False},
+        {"exc_type": "KeyError", "exc_value": "'jsonpaths'", "is_cause": True},
+    ],
+}
 
 
 def test_first_error_line_is_the_raised_exception_not_its_cause(tmp_path):
@@ -115,8 +131,10 @@ def test_a_retry_names_the_attempt_the_error_the_due_time_and_the_log(tmp_path):
     ti = failed_ti("up_for_retry", 1)
     log = task_log(tmp_path, ti, [RAISED])
     message = describe_failure(ti, tmp_path, retry_delay=timedelta(seconds=300))
-    assert message == ("  ! Stage_events of asset_triggered__x failed (attempt 1 of 3), up for retry; "
-                       f"retry due at 10:05:00 UTC: StagingError: bad jsonpaths\n    log: {log}")
+    assert message == (
+        "  ! Stage_events of asset_triggered__x failed (attempt 1 of 3), up for retry; "
+        f"retry due at 10:05:00 UTC: StagingError: bad jsonpaths\n    log: {log}"
+    )
     final = failed_ti("failed", 3)
     task_log(tmp_path, final, [RAISED])
     assert "failed for good (attempt 3 of 3): StagingError: bad jsonpaths" in describe_failure(final, tmp_path, None)
@@ -150,17 +168,23 @@ def test_each_failed_attempt_is_said_once_and_ends_in_the_final_message(tmp_path
 
 def test_the_window_is_the_start_of_each_hour_in_it():
     hours = window_hours("2018-11-01T00:00:00+00:00", "2018-11-01T03:00:00+00:00")
-    assert [h.isoformat() for h in hours] == ["2018-11-01T00:00:00+00:00", "2018-11-01T01:00:00+00:00",
-                                              "2018-11-01T02:00:00+00:00"]
+    assert [h.isoformat() for h in hours] == [
+        "2018-11-01T00:00:00+00:00",
+        "2018-11-01T01:00:00+00:00",
+        "2018-11-01T02:00:00+00:00",
+    ]
     assert window_hours("2018-11-01T00:00:00+00:00", "2018-11-01T00:00:00+00:00") == []
 
 
 def test_backfill_progress_names_the_states_and_each_running_hour(capsys):
     api = FakeAPI()
-    runs = [{"dag_run_id": "b1", "state": "success", "data_interval_start": "2018-11-01T01:00:00Z"},
-            {"dag_run_id": "b2", "state": "running", "data_interval_start": "2018-11-01T02:00:00Z"},
-            {"dag_run_id": "b3", "state": "queued", "data_interval_start": "2018-11-01T03:00:00Z"}]
+    runs = [
+        {"dag_run_id": "b1", "state": "success", "data_interval_start": "2018-11-01T01:00:00Z"},
+        {"dag_run_id": "b2", "state": "running", "data_interval_start": "2018-11-01T02:00:00Z"},
+        {"dag_run_id": "b3", "state": "queued", "data_interval_start": "2018-11-01T03:00:00Z"},
+    ]
     api.tis["b2"] = [{"task_id": "Stage_events", "state": "running"}, {"task_id": "Stage_songs", "state": "running"}]
     BackfillProgress(api, 7, lambda rs: rs)(runs)
     assert [re.sub(r" \(\d+s\)$", "", line) for line in said(capsys)] == [
-        "  backfill 7: 1 queued, 1 running, 1 success; now: 02:00 Stage_events+Stage_songs"]
+        "  backfill 7: 1 queued, 1 running, 1 success; now: 02:00 Stage_events+Stage_songs"
+    ]

@@ -17,15 +17,17 @@ from tests.conftest import warehouse
 pytestmark = pytest.mark.scheduler
 
 
-def test_create_tables_triggers_an_asset_run_that_succeeds(scheduler_stack, scheduler_api, asset_triggered_run,
-                                                          full_load_analytics):
-    stack, data = scheduler_stack
+def test_create_tables_triggers_an_asset_run_that_succeeds(
+    scheduler_stack, scheduler_api, asset_triggered_run, full_load_analytics
+):
+    _stack, data = scheduler_stack
     api = scheduler_api
     run = asset_triggered_run
     first = api.runs("create_tables")[0]
     assert first["state"] == "success"
-    schema_events = api.get("/api/v2/assets/events", source_dag_id="create_tables",
-                            source_run_id=first["dag_run_id"])["asset_events"]
+    schema_events = api.get("/api/v2/assets/events", source_dag_id="create_tables", source_run_id=first["dag_run_id"])[
+        "asset_events"
+    ]
     assert [e["name"] for e in schema_events] == ["sparkify_warehouse_schema"]
     assert schema_events[0]["extra"]["schema_version"] == len(list(MIGRATIONS_DIR.glob("*.sql")))
     states = {ti["task_id"]: ti["state"] for ti in api.task_instances("final_project", run["dag_run_id"])}
@@ -49,12 +51,14 @@ def test_parallel_backfill_gives_the_serial_result(scheduler_stack, scheduler_ap
     side): the tables equal what loading those hours one by one gives."""
     stack, data = scheduler_stack
     runs, start, end = parallel_backfill["runs"], parallel_backfill["start"], parallel_backfill["end"]
-    assert len(runs) == 8 and all(r["state"] == "success" for r in runs), [(r["logical_date"], r["state"])
-                                                                          for r in runs]
+    assert len(runs) == 8 and all(r["state"] == "success" for r in runs), [
+        (r["logical_date"], r["state"]) for r in runs
+    ]
     recorded = scheduler_api.backfill(parallel_backfill["backfill"]["id"])
     assert recorded["max_active_runs"] == 4 and recorded["completed_at"]
-    assert {r["dag_run_id"] for r in runs} == {r["dag_run_id"] for r in scheduler_api.runs(
-        "final_project", run_type="backfill")}
+    assert {r["dag_run_id"] for r in runs} == {
+        r["dag_run_id"] for r in scheduler_api.runs("final_project", run_type="backfill")
+    }
 
     events, songs = ex.read_events(data), ex.read_songs(data)
     lo, hi = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
@@ -95,8 +99,10 @@ def test_no_secret_in_logs_rendered_fields_or_xcom(scheduler_stack, asset_trigge
                 dumped = json.dumps(ti.get("rendered_fields") or {})
                 checked_fields += bool(ti.get("rendered_fields"))
                 assert not any(secret in dumped for secret in secrets), (dag_id, ti["task_id"])
-                base = (f"/api/v2/dags/{dag_id}/dagRuns/{quote(run['dag_run_id'], safe='')}/taskInstances/"
-                        f"{ti['task_id']}/xcomEntries")
+                base = (
+                    f"/api/v2/dags/{dag_id}/dagRuns/{quote(run['dag_run_id'], safe='')}/taskInstances/"
+                    f"{ti['task_id']}/xcomEntries"
+                )
                 for entry in api.get(base)["xcom_entries"]:
                     value = api.get(f"{base}/{quote(entry['key'], safe='')}", deserialize="true")
                     checked_xcoms += 1

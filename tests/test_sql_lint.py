@@ -13,12 +13,16 @@ REPO = Path(__file__).resolve().parents[1]
 def test_sqlfluff_redshift_clean():
     files = sorted(str(p.relative_to(REPO)) for p in (REPO / "include/sql").rglob("*.sql"))
     assert len(files) >= 14
-    proc = subprocess.run([sys.executable, "-m", "sqlfluff", "lint", "--format", "json", *files],
-                          cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sqlfluff", "lint", "--format", "json", *files], cwd=REPO, capture_output=True, text=True
+    )
     results = json.loads(proc.stdout)
     assert {r["filepath"] for r in results} == set(files)
-    violations = [f"{r['filepath']}:{v['start_line_no']}: {v['code']} {v['description']}"
-                  for r in results for v in r["violations"]]
+    violations = [
+        f"{r['filepath']}:{v['start_line_no']}: {v['code']} {v['description']}"
+        for r in results
+        for v in r["violations"]
+    ]
     assert violations == []
     assert proc.returncode == 0, proc.stderr
 
@@ -28,9 +32,12 @@ def test_sqlfluff_would_catch_a_violation(tmp_path):
     keywords (CP01 under the project's upper-case policy) and a double space (LT01)."""
     bad = tmp_path / "_lint_probe.sql"
     bad.write_text("select userId,  ts from staging_events\n")
-    proc = subprocess.run([sys.executable, "-m", "sqlfluff", "lint", "--format", "json",
-                           "--config", str(REPO / ".sqlfluff"), str(bad)],
-                          cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sqlfluff", "lint", "--format", "json", "--config", str(REPO / ".sqlfluff"), str(bad)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode != 0, proc.stderr
     codes = {v["code"] for v in json.loads(proc.stdout)[0]["violations"]}
     assert {"CP01", "LT01"} <= codes, codes

@@ -84,8 +84,9 @@ def test_stop_ends_the_standalone_of_an_earlier_release(tmp_path):
     import subprocess
 
     stack = Stack(tmp_path / "stack")
-    leader = subprocess.Popen([sys.executable, "-c", STUBBORN, str(tmp_path / "child.pid")],
-                              start_new_session=True, stdin=subprocess.DEVNULL)
+    leader = subprocess.Popen(
+        [sys.executable, "-c", STUBBORN, str(tmp_path / "child.pid")], start_new_session=True, stdin=subprocess.DEVNULL
+    )
     (stack.pid_dir / "airflow.pid").write_text(str(leader.pid))
     child = wait_for_file(tmp_path / "child.pid")
     stack.stop_airflow(timeout=2)

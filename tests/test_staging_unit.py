@@ -42,8 +42,13 @@ def test_parse_jsonpath():
 
 
 def test_copy_statement_for_logs_and_songs():
-    logs = copy_statement("staging_events", "s3://b/log_data/2018/11/2018-11-15-events.json",
-                          "s3://b/log_json_path.json", "IAM_ROLE 'arn:aws:iam::1:role/r'", "us-west-2")
+    logs = copy_statement(
+        "staging_events",
+        "s3://b/log_data/2018/11/2018-11-15-events.json",
+        "s3://b/log_json_path.json",
+        "IAM_ROLE 'arn:aws:iam::1:role/r'",
+        "us-west-2",
+    )
     assert logs.startswith("COPY staging_events FROM 's3://b/log_data/2018/11/2018-11-15-events.json' ")
     assert "FORMAT AS JSON 's3://b/log_json_path.json'" in logs
     assert "REGION 'us-west-2'" in logs and "IAM_ROLE 'arn:aws:iam::1:role/r'" in logs

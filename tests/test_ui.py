@@ -14,6 +14,7 @@ replaced by this run's.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import shutil
@@ -34,8 +35,14 @@ CHROMIUM = Path(os.environ.get("SPARKIFY_CHROMIUM", "/usr/bin/chromium"))
 # Headless on a machine without network: no background connections (refused here anyway),
 # no sandbox (root), no GPU.
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 VIEWPORT = {"width": 1600, "height": 1000}
 TIMEOUT_MS = 90_000  # the machine is small and shared; the SPA's first load can be slow
@@ -204,21 +211,22 @@ def assert_left_to_right(boxes: dict[str, dict], layers: list[list[str]]) -> Non
     """Every node of a layer is drawn entirely right of every node of the layer before."""
     missing = [node for layer in layers for node in layer if node not in boxes]
     assert not missing, f"not in the graph: {missing}; it shows {sorted(boxes)}"
-    for before, after in zip(layers, layers[1:]):
+    for before, after in itertools.pairwise(layers):
         right_edge = max(boxes[n]["x"] + boxes[n]["width"] for n in before)
         left_edge = min(boxes[n]["x"] for n in after)
         assert right_edge < left_edge, (
-            f"{after} should be drawn right of {before}: "
-            f"{ {n: round(boxes[n]['x']) for n in before + after} }")
+            f"{after} should be drawn right of {before}: { {n: round(boxes[n]['x']) for n in before + after} }"
+        )
 
 
 def assert_edges(edges: set[str], layers: list[list[str]]) -> None:
-    expected = {f"{a}-{b}" for before, after in zip(layers, layers[1:]) for a in before for b in after}
+    expected = {f"{a}-{b}" for before, after in itertools.pairwise(layers) for a in before for b in after}
     assert expected <= edges, f"missing dependency edges: {sorted(expected - edges)}"
 
 
-def run_graph(ui: UI, dag_id: str, run_id: str, layers: list[list[str]], screenshot: str,
-              collapse_details: bool) -> None:
+def run_graph(
+    ui: UI, dag_id: str, run_id: str, layers: list[list[str]], screenshot: str, collapse_details: bool
+) -> None:
     with ui.page(screenshot) as page:
         page.goto(f"/dags/{dag_id}/runs/{quote(run_id, safe='')}")
         show_graph(page)
@@ -244,14 +252,21 @@ def test_both_dags_are_listed(ui):
 
 
 def test_final_project_graph_shows_the_tasks_in_order(ui, asset_triggered_run):
-    run_graph(ui, "final_project", asset_triggered_run["dag_run_id"], FINAL_PROJECT_LAYERS,
-              "final_project_graph.png", collapse_details=True)
+    run_graph(
+        ui,
+        "final_project",
+        asset_triggered_run["dag_run_id"],
+        FINAL_PROJECT_LAYERS,
+        "final_project_graph.png",
+        collapse_details=True,
+    )
 
 
 def test_create_tables_graph_shows_the_tasks_in_order(ui, api, asset_triggered_run):
     run = api.runs("create_tables")[0]
-    run_graph(ui, "create_tables", run["dag_run_id"], CREATE_TABLES_LAYERS, "create_tables_graph.png",
-              collapse_details=False)
+    run_graph(
+        ui, "create_tables", run["dag_run_id"], CREATE_TABLES_LAYERS, "create_tables_graph.png", collapse_details=False
+    )
 
 
 def test_grid_shows_the_runs_and_their_task_states(ui, api, asset_triggered_run):
@@ -265,10 +280,11 @@ def test_grid_shows_the_runs_and_their_task_states(ui, api, asset_triggered_run)
         wait_until_settled(page)
         # A row per top-level task, in dependency order (within a layer the grid may order freely).
         rows = page.locator("[data-testid^='task-']:not([data-testid='task-state-badge'])").evaluate_all(
-            "els => els.map(e => e.dataset.testid.slice('task-'.length))")
+            "els => els.map(e => e.dataset.testid.slice('task-'.length))"
+        )
         expected = [task for layer in FINAL_PROJECT_LAYERS for task in layer]
         assert set(expected) <= set(rows), sorted(set(expected) - set(rows))
-        for before, after in zip(FINAL_PROJECT_LAYERS, FINAL_PROJECT_LAYERS[1:]):
+        for before, after in itertools.pairwise(FINAL_PROJECT_LAYERS):
             assert max(rows.index(t) for t in before) < min(rows.index(t) for t in after), (before, after, rows)
         # A column per run, the latest 10 by default; a finished run's cells show each task's state.
         latest = runs[-10:]
@@ -305,15 +321,19 @@ def test_asset_graph_shows_the_lineage(ui):
         page.locator(".react-flow__node").first.wait_for()
         wait_until_settled(page)
 
-        labels = {node.get_attribute("data-id"): node.inner_text().strip()
-                  for node in page.locator(".react-flow__node").all()}
+        labels = {
+            node.get_attribute("data-id"): node.inner_text().strip() for node in page.locator(".react-flow__node").all()
+        }
         edges = edge_ids(page)
         schema = f"asset:{schema_id}"
         assert labels.get(schema) == "sparkify_warehouse_schema", labels
         assert {"dag:create_tables", "dag:final_project"} <= set(labels), labels
         assert f"dag:create_tables-{schema}" in edges and f"{schema}-dag:final_project" in edges, edges
-        tables = {node: label for node, label in labels.items()
-                  if node.startswith("asset:") and f"dag:final_project-{node}" in edges}
+        tables = {
+            node: label
+            for node, label in labels.items()
+            if node.startswith("asset:") and f"dag:final_project-{node}" in edges
+        }
         assert sorted(tables.values()) == sorted(f"sparkify_{table}" for table in TABLES), (tables, edges)
 
         drag_divider(page, 0.78)  # a wider graph for the screenshot
@@ -340,8 +360,16 @@ def test_task_docs_render_in_task_details(ui, api):
     """Every final_project task that has a docstring or doc_md shows it, rendered, behind
     its Documentation button: checked on the TaskFlow tasks (docstrings) and the loads."""
     tasks = {t["task_id"]: t.get("doc_md") for t in api.get("/api/v2/dags/final_project/tasks")["tasks"]}
-    documented = ["Begin_execution", "Stage_events", "Stage_songs", "Load_songplays_fact_table",
-                  "Load_user_dim_table", "Load_song_dim_table", "Load_artist_dim_table", "Load_time_dim_table"]
+    documented = [
+        "Begin_execution",
+        "Stage_events",
+        "Stage_songs",
+        "Load_songplays_fact_table",
+        "Load_user_dim_table",
+        "Load_song_dim_table",
+        "Load_artist_dim_table",
+        "Load_time_dim_table",
+    ]
     assert all(tasks.get(task) for task in documented), {t: tasks.get(t) for t in documented}
     for task in ("Begin_execution", "Load_songplays_fact_table"):
         with ui.page(f"{task}_docs.png") as page:

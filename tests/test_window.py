@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from types import SimpleNamespace
 
 from include.sparkify.window import Window
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def run(start, end):
@@ -20,8 +20,11 @@ def test_hourly_window():
     assert w.start_ms == 1542286800000 and w.end_ms == 1542286800000 + 3_600_000
     assert w.log_keys("log_data") == ["log_data/2018/11/2018-11-15-events.json"]
     assert w.start_sql == "TIMESTAMP '2018-11-15 13:00:00.000000'"
-    assert w.describe() == {"mode": "interval", "start": "2018-11-15T13:00:00+00:00",
-                            "end": "2018-11-15T14:00:00+00:00"}
+    assert w.describe() == {
+        "mode": "interval",
+        "start": "2018-11-15T13:00:00+00:00",
+        "end": "2018-11-15T14:00:00+00:00",
+    }
 
 
 def test_last_hour_of_a_day_reads_only_that_day():

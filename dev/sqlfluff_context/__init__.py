@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from include.sparkify.window import Window  # noqa: E402
+from include.sparkify.window import Window
 
 
 def run_window(dag_run):

@@ -28,8 +28,10 @@ from include.sparkify.config import AlertSettings
 
 log = logging.getLogger(__name__)
 
-NO_CHANNEL = ("No alert channel is configured (set SPARKIFY_ALERT_EMAILS and the {smtp!r} connection for e-mail, "
-              "or the {slack!r} connection for Slack): alert not sent: {subject}")
+NO_CHANNEL = (
+    "No alert channel is configured (set SPARKIFY_ALERT_EMAILS and the {smtp!r} connection for e-mail, "
+    "or the {slack!r} connection for Slack): alert not sent: {subject}"
+)
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,11 @@ class Alert:
         return "\n".join([self.subject, ""] + [f"{label}: {value}" for label, value in self.lines])
 
     def html(self) -> str:
-        rows = "".join(f"<tr><th align='left' valign='top'>{html.escape(label)}</th>"
-                       f"<td><pre style='margin:0;white-space:pre-wrap'>{html.escape(str(value))}</pre></td></tr>"
-                       for label, value in self.lines)
+        rows = "".join(
+            f"<tr><th align='left' valign='top'>{html.escape(label)}</th>"
+            f"<td><pre style='margin:0;white-space:pre-wrap'>{html.escape(str(value))}</pre></td></tr>"
+            for label, value in self.lines
+        )
         return f"<p><b>{html.escape(self.subject)}</b></p><table>{rows}</table>"
 
 
@@ -52,15 +56,24 @@ def _smtp_notifier(settings: AlertSettings, alert: Alert, smtp_conn):
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
     from_email = settings.from_email or smtp_conn.extra_dejson.get("from_email") or "sparkify-airflow@localhost"
-    return SmtpNotifier(to=settings.emails, from_email=from_email, subject=alert.subject,
-                        html_content=alert.html(), smtp_conn_id=settings.smtp_conn_id)
+    return SmtpNotifier(
+        to=settings.emails,
+        from_email=from_email,
+        subject=alert.subject,
+        html_content=alert.html(),
+        smtp_conn_id=settings.smtp_conn_id,
+    )
 
 
 def _slack_notifier(settings: AlertSettings, alert: Alert):
     from airflow.providers.slack.notifications.slack import SlackNotifier
 
-    return SlackNotifier(slack_conn_id=settings.slack_conn_id, channel=settings.slack_channel, text=alert.text(),
-                         username="Sparkify Airflow")
+    return SlackNotifier(
+        slack_conn_id=settings.slack_conn_id,
+        channel=settings.slack_channel,
+        text=alert.text(),
+        username="Sparkify Airflow",
+    )
 
 
 def _exists(conn_id: str) -> object | None:
@@ -184,13 +197,22 @@ def late_run_alert(context: dict, allowed_minutes: float) -> Alert:
     run = (context or {}).get("dag_run") or {}
     deadline = (context or {}).get("deadline") or {}
     dag_id, run_id = run.get("dag_id", "?"), run.get("dag_run_id", "?")
-    interval = (f"{run.get('data_interval_start')} to {run.get('data_interval_end')}"
-                if run.get("data_interval_start") else "none (a full load)")
+    interval = (
+        f"{run.get('data_interval_start')} to {run.get('data_interval_end')}"
+        if run.get("data_interval_start")
+        else "none (a full load)"
+    )
     return Alert(
         f"[Sparkify] {dag_id} run {run_id} is late: not finished {allowed_minutes:g} min after it was queued",
-        [("DAG", dag_id), ("Run", run_id), ("Run type", str(run.get("run_type"))), ("State", str(run.get("state"))),
-         ("Queued at", str(run.get("queued_at"))), ("Deadline", str(deadline.get("deadline_time"))),
-         ("Data interval", interval)],
+        [
+            ("DAG", dag_id),
+            ("Run", run_id),
+            ("Run type", str(run.get("run_type"))),
+            ("State", str(run.get("state"))),
+            ("Queued at", str(run.get("queued_at"))),
+            ("Deadline", str(deadline.get("deadline_time"))),
+            ("Data interval", interval),
+        ],
     )
 
 

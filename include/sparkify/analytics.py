@@ -9,7 +9,11 @@ from include.sparkify.loads import LoadMode, TableLoadOperator, table_lock
 
 def build_statements(table: str) -> list[str]:
     target = f'"{table}"'
-    return [table_lock(target), f"DELETE FROM {target}", f"INSERT INTO {target}\n{{% include 'analytics/{table}.sql' %}}"]
+    return [
+        table_lock(target),
+        f"DELETE FROM {target}",
+        f"INSERT INTO {target}\n{{% include 'analytics/{table}.sql' %}}",
+    ]
 
 
 def build_table(task_id: str, table: str, **kwargs) -> TableLoadOperator:
@@ -53,8 +57,10 @@ def quality_gate_passed(ti, triggering_asset_events) -> bool:
     for run_id in run_ids:
         state = (states.get(run_id) or {}).get(gate)
         if state in ("failed", "upstream_failed", "skipped", "removed"):
-            raise AirflowFailException(f"{dag_id} run {run_id} did not pass its data-quality checks ({gate}: "
-                                       f"{state}): the analytics are not rebuilt from its data")
+            raise AirflowFailException(
+                f"{dag_id} run {run_id} did not pass its data-quality checks ({gate}: "
+                f"{state}): the analytics are not rebuilt from its data"
+            )
         if state != "success":
             pending.append(f"{run_id} ({state or 'not started'})")
     if pending:

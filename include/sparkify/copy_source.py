@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 
 SOURCE_BUCKET = "udacity-dend"
 # CopyObject copies up to 5 GiB in one request; above this, use the managed multipart copy.
-LARGE_OBJECT = 5 * 1024 ** 3
+LARGE_OBJECT = 5 * 1024**3
 SOURCE_ETAG_META = "source-etag"
 
 
@@ -63,8 +63,13 @@ class CopyResult:
     bytes_copied: int = 0
 
     def as_dict(self) -> dict:
-        return {"listed": self.listed, "copied": self.copied, "skipped": self.skipped,
-                "failed": len(self.failed), "bytes_copied": self.bytes_copied}
+        return {
+            "listed": self.listed,
+            "copied": self.copied,
+            "skipped": self.skipped,
+            "failed": len(self.failed),
+            "bytes_copied": self.bytes_copied,
+        }
 
 
 def list_objects(s3, bucket: str, item: str) -> dict[str, dict]:
@@ -89,9 +94,17 @@ def _is_current(s3, dst_bucket: str, key: str, src: dict, dst: dict | None) -> b
     return False
 
 
-def copy_source(s3, dst_bucket: str, src_bucket: str = SOURCE_BUCKET, items: list[str] | None = None,
-                threads: int = 16, progress=print, large_object: int = LARGE_OBJECT,
-                dry_run: bool = False, progress_every: float = 5.0) -> CopyResult:
+def copy_source(
+    s3,
+    dst_bucket: str,
+    src_bucket: str = SOURCE_BUCKET,
+    items: list[str] | None = None,
+    threads: int = 16,
+    progress=print,
+    large_object: int = LARGE_OBJECT,
+    dry_run: bool = False,
+    progress_every: float = 5.0,
+) -> CopyResult:
     """Copy ``items`` (prefixes ending in '/' or exact keys) from src_bucket to dst_bucket."""
     from boto3.s3.transfer import TransferConfig
 
@@ -103,12 +116,17 @@ def copy_source(s3, dst_bucket: str, src_bucket: str = SOURCE_BUCKET, items: lis
         source = list_objects(s3, src_bucket, item)
         dest = list_objects(s3, dst_bucket, item)
         result.listed += len(source)
-        pending = [(key, meta) for key, meta in sorted(source.items())
-                   if not _is_current(s3, dst_bucket, key, meta, dest.get(key))]
+        pending = [
+            (key, meta)
+            for key, meta in sorted(source.items())
+            if not _is_current(s3, dst_bucket, key, meta, dest.get(key))
+        ]
         result.skipped += len(source) - len(pending)
         todo.extend(pending)
-        say(f"listed s3://{src_bucket}/{item}: {len(source)} objects, "
-            f"{len(source) - len(pending)} already in s3://{dst_bucket}, {len(pending)} to copy")
+        say(
+            f"listed s3://{src_bucket}/{item}: {len(source)} objects, "
+            f"{len(source) - len(pending)} already in s3://{dst_bucket}, {len(pending)} to copy"
+        )
     if not result.listed:
         raise SystemExit(f"nothing found in s3://{src_bucket}/ under {items}: wrong bucket or no access?")
     total = len(todo)
@@ -117,8 +135,10 @@ def copy_source(s3, dst_bucket: str, src_bucket: str = SOURCE_BUCKET, items: lis
         return result
 
     # Multipart copies of at least 5 MiB parts (the S3 minimum) for objects above large_object.
-    transfer = TransferConfig(multipart_threshold=max(large_object, 5 * 1024 ** 2),
-                              multipart_chunksize=max(min(large_object, 512 * 1024 ** 2), 5 * 1024 ** 2))
+    transfer = TransferConfig(
+        multipart_threshold=max(large_object, 5 * 1024**2),
+        multipart_chunksize=max(min(large_object, 512 * 1024**2), 5 * 1024**2),
+    )
     lock = threading.Lock()
 
     def copy_one(key: str, meta: dict) -> int:
@@ -126,8 +146,13 @@ def copy_source(s3, dst_bucket: str, src_bucket: str = SOURCE_BUCKET, items: lis
         if meta["size"] <= large_object:
             s3.copy_object(Bucket=dst_bucket, Key=key, CopySource=source)
         else:
-            s3.copy(source, dst_bucket, key, Config=transfer,
-                    ExtraArgs={"Metadata": {SOURCE_ETAG_META: meta["etag"]}, "MetadataDirective": "REPLACE"})
+            s3.copy(
+                source,
+                dst_bucket,
+                key,
+                Config=transfer,
+                ExtraArgs={"Metadata": {SOURCE_ETAG_META: meta["etag"]}, "MetadataDirective": "REPLACE"},
+            )
         return meta["size"]
 
     started = last = time.monotonic()
@@ -147,12 +172,16 @@ def copy_source(s3, dst_bucket: str, src_bucket: str = SOURCE_BUCKET, items: lis
                 now = time.monotonic()
                 if now - last >= progress_every or done == total:
                     last = now
-                    say(f"  {done}/{total} done: {result.copied} copied, {result.skipped} skipped, "
-                        f"{len(result.failed)} failed ({result.bytes_copied / 1e6:.1f} MB, {now - started:.0f}s)")
+                    say(
+                        f"  {done}/{total} done: {result.copied} copied, {result.skipped} skipped, "
+                        f"{len(result.failed)} failed ({result.bytes_copied / 1e6:.1f} MB, {now - started:.0f}s)"
+                    )
     for key, error in result.failed[:20]:
         say(f"  FAILED {key}: {error}")
-    say(f"done: {result.copied} copied, {result.skipped} already there, {len(result.failed)} failed "
-        f"of {result.listed} objects in {time.monotonic() - started:.0f}s")
+    say(
+        f"done: {result.copied} copied, {result.skipped} already there, {len(result.failed)} failed "
+        f"of {result.listed} objects in {time.monotonic() - started:.0f}s"
+    )
     return result
 
 
@@ -160,21 +189,32 @@ def s3_client(region: str | None, endpoint_url: str | None, threads: int):
     import boto3
     from botocore.config import Config
 
-    return boto3.client("s3", region_name=region, endpoint_url=endpoint_url,
-                        config=Config(max_pool_connections=max(10, threads * 2),
-                                      retries={"max_attempts": 10, "mode": "adaptive"}))
+    return boto3.client(
+        "s3",
+        region_name=region,
+        endpoint_url=endpoint_url,
+        config=Config(max_pool_connections=max(10, threads * 2), retries={"max_attempts": 10, "mode": "adaptive"}),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m include.sparkify.copy_source", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m include.sparkify.copy_source", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--bucket", required=True, help="the project bucket (destination)")
     parser.add_argument("--source-bucket", default=SOURCE_BUCKET)
-    parser.add_argument("--item", action="append", dest="items",
-                        help="a prefix ending in '/' or a key; repeatable (default: log_data/, song_data/, "
-                             "log_json_path.json)")
+    parser.add_argument(
+        "--item",
+        action="append",
+        dest="items",
+        help="a prefix ending in '/' or a key; repeatable (default: log_data/, song_data/, log_json_path.json)",
+    )
     parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION"))
-    parser.add_argument("--endpoint-url", default=os.environ.get("SPARKIFY_S3_ENDPOINT_URL"),
-                        help="an S3-compatible endpoint instead of AWS (e.g. the local moto stand-in)")
+    parser.add_argument(
+        "--endpoint-url",
+        default=os.environ.get("SPARKIFY_S3_ENDPOINT_URL"),
+        help="an S3-compatible endpoint instead of AWS (e.g. the local moto stand-in)",
+    )
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--dry-run", action="store_true", help="list and count, copy nothing")
     args = parser.parse_args(argv)
@@ -182,9 +222,15 @@ def main(argv: list[str] | None = None) -> int:
     def say(message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
-    result = copy_source(s3_client(args.region, args.endpoint_url, args.threads), args.bucket,
-                         src_bucket=args.source_bucket, items=args.items, threads=args.threads,
-                         progress=say, dry_run=args.dry_run)
+    result = copy_source(
+        s3_client(args.region, args.endpoint_url, args.threads),
+        args.bucket,
+        src_bucket=args.source_bucket,
+        items=args.items,
+        threads=args.threads,
+        progress=say,
+        dry_run=args.dry_run,
+    )
     return 1 if result.failed else 0
 
 

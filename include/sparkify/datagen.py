@@ -62,12 +62,12 @@ import os
 import random
 import sys
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from json.encoder import encode_basestring_ascii as _encode_ascii
 from pathlib import Path
 
-__all__ = ["GeneratorSpec", "generate", "main", "LOG_JSON_PATH", "MATCH_SHARE"]
+__all__ = ["LOG_JSON_PATH", "MATCH_SHARE", "GeneratorSpec", "generate", "main"]
 
 # --------------------------------------------------------------------------
 # Tunables
@@ -94,9 +94,24 @@ LOG_JSON_PATH = (
     + ",\n".join(
         f"        \"$['{k}']\""
         for k in (
-            "artist", "auth", "firstName", "gender", "itemInSession", "lastName",
-            "length", "level", "location", "method", "page", "registration",
-            "sessionId", "song", "status", "ts", "userAgent", "userId",
+            "artist",
+            "auth",
+            "firstName",
+            "gender",
+            "itemInSession",
+            "lastName",
+            "length",
+            "level",
+            "location",
+            "method",
+            "page",
+            "registration",
+            "sessionId",
+            "song",
+            "status",
+            "ts",
+            "userAgent",
+            "userId",
         )
     )
     + "\n    ]\n}"
@@ -130,19 +145,55 @@ _INTL_WORD = (
     "Любовь Звезда 夢 東京 愛 Canção Saudade Kärlek Månsken Göteborg Ñandú"
 ).split()
 _INTL_TITLE = (
-    "Corazón Salvaje", "Été Indien", "Nuit Blanche", "Straße der Sehnsucht",
-    "Mädchen aus Köln", "Canción del Mariachi", "Ya no sé qué hacer",
-    "Água de Beber", "São Paulo à Noite", "Niño Perdido", "Señorita Bonita",
-    "Ça plane pour moi", "Déjà Vu", "Hoppípolla", "Fjöllin hafa vakað",
-    "Sæglópur", "Любовь и голуби", "Ночь", "Звезда по имени Солнце",
-    "Группа крови", "夜に駆ける", "さくら", "東京の夜", "上を向いて歩こう",
-    "星空のディスタンス", "Kesäyö", "Mañana", "Überall", "Żółty Księżyc",
-    "Symphony No. 9 – Largo", "Coração Vagabundo", "Je t'aime… moi non plus",
-    "Garçon", "Fiesta en la Playa", "Ålesund", "Smörgåsbord", "Łzy", "Céu Azul",
+    "Corazón Salvaje",
+    "Été Indien",
+    "Nuit Blanche",
+    "Straße der Sehnsucht",
+    "Mädchen aus Köln",
+    "Canción del Mariachi",
+    "Ya no sé qué hacer",
+    "Água de Beber",
+    "São Paulo à Noite",
+    "Niño Perdido",
+    "Señorita Bonita",
+    "Ça plane pour moi",
+    "Déjà Vu",
+    "Hoppípolla",
+    "Fjöllin hafa vakað",
+    "Sæglópur",
+    "Любовь и голуби",
+    "Ночь",
+    "Звезда по имени Солнце",
+    "Группа крови",
+    "夜に駆ける",
+    "さくら",
+    "東京の夜",
+    "上を向いて歩こう",
+    "星空のディスタンス",
+    "Kesäyö",
+    "Mañana",
+    "Überall",
+    "Żółty Księżyc",
+    "Symphony No. 9 – Largo",
+    "Coração Vagabundo",
+    "Je t'aime… moi non plus",
+    "Garçon",
+    "Fiesta en la Playa",
+    "Ålesund",
+    "Smörgåsbord",
+    "Łzy",
+    "Céu Azul",
 )
 _TITLE_SUFFIX = (
-    " (Album Version)", " (Live)", " (Remix)", " - Remastered", " (Demo)",
-    " (LP Version)", " (Radio Edit)", " (Acoustic)", " [Explicit]",
+    " (Album Version)",
+    " (Live)",
+    " (Remix)",
+    " - Remastered",
+    " (Demo)",
+    " (LP Version)",
+    " (Radio Edit)",
+    " (Acoustic)",
+    " [Explicit]",
 )
 _FIRST = (
     "John Mary Johnny Billie Ella Frank Nina Otis Aretha Bob Patsy Willie "
@@ -163,36 +214,79 @@ _INTL_LAST = (
     "Szymański Béranger Gonçalves Çelik Пугачёва Цой Иванов 宇多田 坂本 山下 Ibáñez"
 ).split()
 _FAMOUS_INTL = (
-    "Beyoncé", "Sigur Rós", "Motörhead", "Björk", "Mötley Crüe", "Café Tacuba",
-    "Blue Öyster Cult", "Hüsker Dü", "Mägo de Oz", "Queensrÿche", "Кино",
-    "Алла Пугачёва", "宇多田ヒカル", "坂本龍一", "きゃりーぱみゅぱみゅ",
-    "Maná", "Céline Dion", "Édith Piaf", "Françoise Hardy", "Sinéad O'Connor",
-    "Röyksopp", "Múm", "Alizée", "Antônio Carlos Jobim", "Ménage à Trois",
+    "Beyoncé",
+    "Sigur Rós",
+    "Motörhead",
+    "Björk",
+    "Mötley Crüe",
+    "Café Tacuba",
+    "Blue Öyster Cult",
+    "Hüsker Dü",
+    "Mägo de Oz",
+    "Queensrÿche",
+    "Кино",
+    "Алла Пугачёва",
+    "宇多田ヒカル",
+    "坂本龍一",
+    "きゃりーぱみゅぱみゅ",
+    "Maná",
+    "Céline Dion",
+    "Édith Piaf",
+    "Françoise Hardy",
+    "Sinéad O'Connor",
+    "Röyksopp",
+    "Múm",
+    "Alizée",
+    "Antônio Carlos Jobim",
+    "Ménage à Trois",
 )
 #: (location, latitude, longitude) - rounded public city coordinates.
 _ARTIST_PLACES = (
-    ("San Francisco, CA", 37.77916, -122.42005), ("Memphis, TN", 35.14968, -90.04892),
-    ("London, England", 51.50632, -0.12714), ("Denver, CO", 39.74001, -104.99226),
-    ("New York, NY", 40.71455, -74.00712), ("Chicago, IL", 41.88415, -87.63241),
-    ("Nashville, TN", 36.16778, -86.77836), ("Los Angeles, CA", 34.05349, -118.24532),
-    ("Seattle, WA", 47.60356, -122.32944), ("Atlanta, GA", 33.74831, -84.39111),
-    ("Detroit, MI", 42.33168, -83.04792), ("Austin, TX", 30.26715, -97.74306),
+    ("San Francisco, CA", 37.77916, -122.42005),
+    ("Memphis, TN", 35.14968, -90.04892),
+    ("London, England", 51.50632, -0.12714),
+    ("Denver, CO", 39.74001, -104.99226),
+    ("New York, NY", 40.71455, -74.00712),
+    ("Chicago, IL", 41.88415, -87.63241),
+    ("Nashville, TN", 36.16778, -86.77836),
+    ("Los Angeles, CA", 34.05349, -118.24532),
+    ("Seattle, WA", 47.60356, -122.32944),
+    ("Atlanta, GA", 33.74831, -84.39111),
+    ("Detroit, MI", 42.33168, -83.04792),
+    ("Austin, TX", 30.26715, -97.74306),
     ("Toronto, Ontario, Canada", 43.64856, -79.38533),
-    ("Manchester, England", 53.4796, -2.24881), ("Dublin, Ireland", 53.34376, -6.24953),
-    ("Malmö, Sweden", 55.60098, 13.00073), ("Umeå, Sweden", 63.82558, 20.26307),
-    ("Québec", 52.47609, -71.82587), ("München, Germany", 48.13641, 11.57754),
-    ("São Paulo, Brazil", -23.56288, -46.65441), ("Reykjavík, Iceland", 64.13548, -21.89541),
-    ("Kraków, Poland", 50.06045, 19.93242), ("Zürich, Switzerland", 47.37174, 8.54228),
-    ("Москва, Россия", 55.75696, 37.61502), ("東京, 日本", 35.68986, 139.69171),
-    ("Bogotá, Colombia", 4.59814, -74.07609), ("Göteborg, Sweden", 57.70716, 11.96679),
-    ("Kingston, Jamaica", 18.01585, -76.79741), ("Paris, France", 48.85692, 2.34121),
-    ("Berlin, Germany", 52.51607, 13.37698), ("Tromsø, Norway", 69.6489, 18.95508),
+    ("Manchester, England", 53.4796, -2.24881),
+    ("Dublin, Ireland", 53.34376, -6.24953),
+    ("Malmö, Sweden", 55.60098, 13.00073),
+    ("Umeå, Sweden", 63.82558, 20.26307),
+    ("Québec", 52.47609, -71.82587),
+    ("München, Germany", 48.13641, 11.57754),
+    ("São Paulo, Brazil", -23.56288, -46.65441),
+    ("Reykjavík, Iceland", 64.13548, -21.89541),
+    ("Kraków, Poland", 50.06045, 19.93242),
+    ("Zürich, Switzerland", 47.37174, 8.54228),
+    ("Москва, Россия", 55.75696, 37.61502),
+    ("東京, 日本", 35.68986, 139.69171),
+    ("Bogotá, Colombia", 4.59814, -74.07609),
+    ("Göteborg, Sweden", 57.70716, 11.96679),
+    ("Kingston, Jamaica", 18.01585, -76.79741),
+    ("Paris, France", 48.85692, 2.34121),
+    ("Berlin, Germany", 52.51607, 13.37698),
+    ("Tromsø, Norway", 69.6489, 18.95508),
     ("Montréal, Québec, Canada", 45.51228, -73.55439),
 )
 #: Locations that appear without coordinates.
 _ARTIST_PLACES_NO_COORDS = (
-    "Brandon", "California - LA", "Texas", "UK", "Ubá, Minas Gerais",
-    "Havířov, Česká republika", "Midwest", "Bronx, NY", "Skåne", "Tsidjé,Comores",
+    "Brandon",
+    "California - LA",
+    "Texas",
+    "UK",
+    "Ubá, Minas Gerais",
+    "Havířov, Česká republika",
+    "Midwest",
+    "Bronx, NY",
+    "Skåne",
+    "Tsidjé,Comores",
 )
 _NUMERIC_TITLES = (66, 1888, 5, 2004, 31, 101, 1992, 420, 4.6, 19)
 _NUMERIC_ARTISTS = (112, 2562, 2002, 883, 1001, 702)
@@ -211,18 +305,34 @@ _USER_LAST = (
     "Moss Gray Cox Morris Stewart Barrera Powell Bowen Parker Haley"
 ).split()
 _USER_LOCATIONS = (
-    "San Francisco-Oakland-Hayward, CA", "Phoenix-Mesa-Scottsdale, AZ",
-    "Salt Lake City, UT", "Saginaw, MI", "Portland-Vancouver-Hillsboro, OR-WA",
-    "Dallas-Fort Worth-Arlington, TX", "Waterloo-Cedar Falls, IA",
-    "Chicago-Naperville-Elgin, IL-IN-WI", "Eugene, OR",
-    "Milwaukee-Waukesha-West Allis, WI", "New York-Newark-Jersey City, NY-NJ-PA",
-    "Atlanta-Sandy Springs-Roswell, GA", "Lansing-East Lansing, MI",
-    "Houston-The Woodlands-Sugar Land, TX", "Los Angeles-Long Beach-Anaheim, CA",
-    "Seattle-Tacoma-Bellevue, WA", "Miami-Fort Lauderdale-West Palm Beach, FL",
-    "Boston-Cambridge-Newton, MA-NH", "Detroit-Warren-Dearborn, MI",
-    "Tampa-St. Petersburg-Clearwater, FL", "Red Bluff, CA", "Birmingham-Hoover, AL",
-    "Augusta-Richmond County, GA-SC", "Winston-Salem, NC", "Tucson, AZ",
-    "Las Vegas-Henderson-Paradise, NV", "Columbia, SC", "Janesville-Beloit, WI",
+    "San Francisco-Oakland-Hayward, CA",
+    "Phoenix-Mesa-Scottsdale, AZ",
+    "Salt Lake City, UT",
+    "Saginaw, MI",
+    "Portland-Vancouver-Hillsboro, OR-WA",
+    "Dallas-Fort Worth-Arlington, TX",
+    "Waterloo-Cedar Falls, IA",
+    "Chicago-Naperville-Elgin, IL-IN-WI",
+    "Eugene, OR",
+    "Milwaukee-Waukesha-West Allis, WI",
+    "New York-Newark-Jersey City, NY-NJ-PA",
+    "Atlanta-Sandy Springs-Roswell, GA",
+    "Lansing-East Lansing, MI",
+    "Houston-The Woodlands-Sugar Land, TX",
+    "Los Angeles-Long Beach-Anaheim, CA",
+    "Seattle-Tacoma-Bellevue, WA",
+    "Miami-Fort Lauderdale-West Palm Beach, FL",
+    "Boston-Cambridge-Newton, MA-NH",
+    "Detroit-Warren-Dearborn, MI",
+    "Tampa-St. Petersburg-Clearwater, FL",
+    "Red Bluff, CA",
+    "Birmingham-Hoover, AL",
+    "Augusta-Richmond County, GA-SC",
+    "Winston-Salem, NC",
+    "Tucson, AZ",
+    "Las Vegas-Henderson-Paradise, NV",
+    "Columbia, SC",
+    "Janesville-Beloit, WI",
 )
 _USER_AGENTS = (
     '"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_4) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/36.0.1985.143 Safari/537.36"',
@@ -239,18 +349,42 @@ _USER_AGENTS = (
 
 # page -> (method, status), as in the real logs
 _PAGE_META = {
-    "NextSong": ("PUT", 200), "Home": ("GET", 200), "Login": ("PUT", 307),
-    "Logout": ("PUT", 307), "Settings": ("GET", 200), "Save Settings": ("PUT", 307),
-    "Help": ("GET", 200), "About": ("GET", 200), "Upgrade": ("GET", 200),
-    "Downgrade": ("GET", 200), "Submit Upgrade": ("PUT", 307),
-    "Submit Downgrade": ("PUT", 307), "Error": ("GET", 404),
+    "NextSong": ("PUT", 200),
+    "Home": ("GET", 200),
+    "Login": ("PUT", 307),
+    "Logout": ("PUT", 307),
+    "Settings": ("GET", 200),
+    "Save Settings": ("PUT", 307),
+    "Help": ("GET", 200),
+    "About": ("GET", 200),
+    "Upgrade": ("GET", 200),
+    "Downgrade": ("GET", 200),
+    "Submit Upgrade": ("PUT", 307),
+    "Submit Downgrade": ("PUT", 307),
+    "Error": ("GET", 404),
 }
 # Logged-in page mix after the first event of a session (NextSong ~87% here;
 # with session openers and logged-out events the file share lands near 84%).
-_PAGES_FREE = (("NextSong", 890), ("Home", 50), ("Logout", 11), ("Settings", 6),
-               ("Help", 5), ("About", 3), ("Upgrade", 3), ("Error", 1))
-_PAGES_PAID = (("NextSong", 890), ("Home", 46), ("Logout", 11), ("Settings", 6),
-               ("Help", 5), ("About", 3), ("Downgrade", 10), ("Error", 1))
+_PAGES_FREE = (
+    ("NextSong", 890),
+    ("Home", 50),
+    ("Logout", 11),
+    ("Settings", 6),
+    ("Help", 5),
+    ("About", 3),
+    ("Upgrade", 3),
+    ("Error", 1),
+)
+_PAGES_PAID = (
+    ("NextSong", 890),
+    ("Home", 46),
+    ("Logout", 11),
+    ("Settings", 6),
+    ("Help", 5),
+    ("About", 3),
+    ("Downgrade", 10),
+    ("Error", 1),
+)
 # Session start hour weights (UTC).
 _HOUR_WEIGHTS = (6, 5, 4, 3, 2, 2, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 12, 11, 10, 9, 8, 8, 7)
 
@@ -293,7 +427,7 @@ def _subseed(seed: int, kind: int, index: int = 0) -> int:
 
 def _perm_hex(index: int, mult: int, offset: int, width: int = 7) -> str:
     """Bijective (for index < 16**width) pseudo-random hex block."""
-    mod = 16 ** width
+    mod = 16**width
     return format((index * mult + offset) % mod, f"0{width}X")
 
 
@@ -347,8 +481,7 @@ class _Catalogue:
     def _artist(self, a: int) -> tuple:
         r = random.Random(_subseed(self.seed, _KIND_ARTIST, a))
         artist_id = (
-            "AR" + _pick_chars(r, _ALNUM, 5) + "1" + _pick(r, "12")
-            + _pick_chars(r, _HEX, 2) + _perm_hex(a, *self._ar)
+            "AR" + _pick_chars(r, _ALNUM, 5) + "1" + _pick(r, "12") + _pick_chars(r, _HEX, 2) + _perm_hex(a, *self._ar)
         )
         x = r.random()
         if x < 0.06:
@@ -390,8 +523,7 @@ class _Catalogue:
         if v < 0.035:  # conflicting artist_name for the same artist_id
             other = self.artist(int(r.random() * self.n_artists))[1]
             form = int(r.random() * 4)
-            name = (f"{name} featuring {other}", f"{name} / {other}",
-                    f"{name} & {other}", f"{name}_ {other}")[form]
+            name = (f"{name} featuring {other}", f"{name} / {other}", f"{name} & {other}", f"{name}_ {other}")[form]
         elif v < 0.045:  # conflicting location for the same artist_id
             loc = _pick(r, _ARTIST_PLACES_NO_COORDS) if loc == "" else ""
         title = self._title(r)
@@ -409,12 +541,10 @@ class _Catalogue:
         track_id = song_id = None
         if with_ids:
             track_id = (
-                "TRA" + _pick_chars(r, _UPPER, 4) + "12" + _pick(r, "89")
-                + _pick(r, "0CEF") + _perm_hex(i, *self._tr)
+                "TRA" + _pick_chars(r, _UPPER, 4) + "12" + _pick(r, "89") + _pick(r, "0CEF") + _perm_hex(i, *self._tr)
             )
             song_id = (
-                "SO" + _pick_chars(r, _UPPER, 5) + "12" + _pick(r, "789ABC")
-                + _pick(r, _HEX) + _perm_hex(i, *self._so)
+                "SO" + _pick_chars(r, _UPPER, 5) + "12" + _pick(r, "789ABC") + _pick(r, _HEX) + _perm_hex(i, *self._so)
             )
         return track_id or "", {
             "artist_id": artist_id,
@@ -464,7 +594,7 @@ class _Catalogue:
 
 
 class _User:
-    __slots__ = ("uid", "level", "switch_days", "fields_json", "free_at", "locked_until")
+    __slots__ = ("fields_json", "free_at", "level", "locked_until", "switch_days", "uid")
 
     def __init__(self, uid, first, last, gender, location, registration, agent, level):
         self.uid = uid
@@ -475,8 +605,13 @@ class _User:
         # pre-encoded logged-in fields: firstName, gender, lastName, location,
         # registration, userAgent, userId
         self.fields_json = (
-            _js(first), _js(gender), _js(last), _js(location), _js(registration),
-            _js(agent), _js(uid),
+            _js(first),
+            _js(gender),
+            _js(last),
+            _js(location),
+            _js(registration),
+            _js(agent),
+            _js(uid),
         )
 
 
@@ -492,9 +627,14 @@ def _make_users(spec: GeneratorSpec, start_epoch: int) -> tuple[list[_User], lis
         gender = r.choice("MF")
         reg_s = start_epoch - r.randint(3 * 3600, 120 * 86400)
         u = _User(
-            str(uid), r.choice(_USER_FIRST), r.choice(_USER_LAST), gender,
-            r.choice(_USER_LOCATIONS), float(reg_s * 1000 + TS_MS),
-            r.choice(_USER_AGENTS), "paid" if r.random() < 0.3 else "free",
+            str(uid),
+            r.choice(_USER_FIRST),
+            r.choice(_USER_LAST),
+            gender,
+            r.choice(_USER_LOCATIONS),
+            float(reg_s * 1000 + TS_MS),
+            r.choice(_USER_AGENTS),
+            "paid" if r.random() < 0.3 else "free",
         )
         users.append(u)
         weights.append(min(r.paretovariate(1.3), 30.0))
@@ -523,9 +663,7 @@ class _EventWriter:
         self.spec = spec
         self.cat = cat
         self.r = random.Random(_subseed(spec.seed, _KIND_EVENTS))
-        self.start_epoch = int(
-            datetime(spec.start.year, spec.start.month, spec.start.day, tzinfo=timezone.utc).timestamp()
-        )
+        self.start_epoch = int(datetime(spec.start.year, spec.start.month, spec.start.day, tzinfo=UTC).timestamp())
         self.users, self.user_cum = _make_users(spec, self.start_epoch)
         self.session_id = self.r.randint(1, 20)
         self.off_pool = max(100, spec.songs)
@@ -621,8 +759,7 @@ class _EventWriter:
             if not emit("Home", True):
                 return item
         while item < length:
-            if (may_switch and user.switch_days and day >= user.switch_days[0]
-                    and item >= 1 and r.random() < 0.5):
+            if may_switch and user.switch_days and day >= user.switch_days[0] and item >= 1 and r.random() < 0.5:
                 user.switch_days.pop(0)
                 up = level == "free"
                 if not emit("Upgrade" if up else "Downgrade", True):
@@ -700,8 +837,7 @@ class _EventWriter:
             per_session = n_events / n_sessions if n_sessions >= 50 else self.EVENTS_PER_SESSION
             k = max(2, round(targets[d] / per_session)) if spec.events > 0 else 0
             starts = sorted(
-                day_start + _HOUR_NAMES[bisect.bisect_left(_HOUR_CUM, r.random())] * 3600
-                + r.randrange(3600)
+                day_start + _HOUR_NAMES[bisect.bisect_left(_HOUR_CUM, r.random())] * 3600 + r.randrange(3600)
                 for _ in range(k)
             )
             first_user = None
@@ -730,7 +866,7 @@ class _EventWriter:
             size = 0
             with open(path, "wb") as fh:  # chunked: no second copy of the day
                 for k in range(0, len(today), 4096):
-                    chunk = "\n".join([x[2] for x in today[k:k + 4096]])
+                    chunk = "\n".join([x[2] for x in today[k : k + 4096]])
                     data = (("\n" if k else "") + chunk).encode("ascii")
                     fh.write(data)
                     size += len(data)
@@ -757,8 +893,7 @@ def generate(out_dir: Path | str, spec: GeneratorSpec = GeneratorSpec()) -> dict
         raise ValueError(f"invalid spec: {spec}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    stats = {"events": 0, "next_song_events": 0, "songs": 0, "log_files": 0,
-             "song_files": 0, "bytes": 0}
+    stats = {"events": 0, "next_song_events": 0, "songs": 0, "log_files": 0, "song_files": 0, "bytes": 0}
     cat = _Catalogue(spec.seed, spec.songs)
 
     made_dirs: set[str] = set()
@@ -774,7 +909,7 @@ def generate(out_dir: Path | str, spec: GeneratorSpec = GeneratorSpec()) -> dict
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
         finally:
             os.close(fd)
         stats["songs"] += 1
@@ -803,8 +938,7 @@ def main(argv=None) -> int:
     p.add_argument("--start", type=date.fromisoformat, default=d.start)
     p.add_argument("--seed", type=int, default=d.seed)
     a = p.parse_args(argv)
-    spec = GeneratorSpec(events=a.events, songs=a.songs, users=a.users,
-                         start=a.start, days=a.days, seed=a.seed)
+    spec = GeneratorSpec(events=a.events, songs=a.songs, users=a.users, start=a.start, days=a.days, seed=a.seed)
     summary = generate(a.out_dir, spec)
     print(json.dumps(summary))
     return 0

@@ -7,9 +7,8 @@ include/sparkify/monitoring.py)."""
 
 from __future__ import annotations
 
-from enum import Enum
-
 from collections.abc import Sequence
+from enum import StrEnum
 
 from airflow.providers.common.sql.hooks.handlers import fetch_all_handler
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
@@ -18,7 +17,7 @@ from include.sparkify import config
 from include.sparkify.monitoring import load_metadata
 
 
-class LoadMode(str, Enum):
+class LoadMode(StrEnum):
     TRUNCATE_INSERT = "truncate-insert"  # replace the table: only where staging holds the whole source
     APPEND = "append"  # add the rows
     UPSERT = "upsert"  # delete the rows whose key is loaded again, then insert
@@ -127,11 +126,17 @@ class TableLoadOperator(SQLExecuteQueryOperator):
         if self.staged_from:
             task_ids = [STAGING_TASKS[t] for t in self.staged_from]
             staged = [r for r in context["ti"].xcom_pull(task_ids=task_ids) or [] if isinstance(r, dict)]
-        metadata = load_metadata(self.table, self.mode.value, totals["inserted"], totals["deleted"],
-                                 context.get("dag_run"), staged)
+        metadata = load_metadata(
+            self.table, self.mode.value, totals["inserted"], totals["deleted"], context.get("dag_run"), staged
+        )
         context["outlet_events"][config.table_asset(self.table)].extra.update(metadata)
-        self.log.info("%s: %d rows deleted, %d inserted (%s load)", self.table, totals["deleted"],
-                      totals["inserted"], metadata["load"])
+        self.log.info(
+            "%s: %d rows deleted, %d inserted (%s load)",
+            self.table,
+            totals["deleted"],
+            totals["inserted"],
+            metadata["load"],
+        )
         return metadata
 
 
@@ -145,6 +150,6 @@ def load_table(task_id: str, table: str, mode: LoadMode | str | None = None, **k
         sql=load_statements(table, mode),
         staged_from=STAGED_FROM.get(table, ()),
         doc_md=f"Loads `{table}` ({mode.value}) from `include/sql/load/{table}.sql`; its asset event "
-               "records rows deleted and inserted, the data interval and the source objects.",
+        "records rows deleted and inserted, the data interval and the source objects.",
         **kwargs,
     )

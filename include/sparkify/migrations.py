@@ -17,7 +17,7 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +38,16 @@ APPLIED_IF = "-- applied-if:"
 # VACUUM                 https://docs.aws.amazon.com/redshift/latest/dg/r_VACUUM_command.html
 # CREATE DATABASE        https://docs.aws.amazon.com/redshift/latest/dg/r_CREATE_DATABASE.html
 # CREATE EXTERNAL TABLE  https://docs.aws.amazon.com/redshift/latest/dg/r_CREATE_EXTERNAL_TABLE.html
-REFUSED_IN_TRANSACTION = tuple(re.compile(pattern, re.IGNORECASE | re.DOTALL) for pattern in (
-    r"^ALTER\s+TABLE\b.*\bALTER\s+(COLUMN\s+)?\S+\s+(SET\s+DATA\s+)?TYPE\b",
-    r"^ALTER\s+TABLE\b.*\bAPPEND\s+FROM\b",
-    r"^VACUUM\b",
-    r"^CREATE\s+DATABASE\b",
-    r"^CREATE\s+EXTERNAL\s+TABLE\b",
-))
+REFUSED_IN_TRANSACTION = tuple(
+    re.compile(pattern, re.IGNORECASE | re.DOTALL)
+    for pattern in (
+        r"^ALTER\s+TABLE\b.*\bALTER\s+(COLUMN\s+)?\S+\s+(SET\s+DATA\s+)?TYPE\b",
+        r"^ALTER\s+TABLE\b.*\bAPPEND\s+FROM\b",
+        r"^VACUUM\b",
+        r"^CREATE\s+DATABASE\b",
+        r"^CREATE\s+EXTERNAL\s+TABLE\b",
+    )
+)
 
 CREATE_TABLE = f"""CREATE TABLE {TABLE} (
     version INTEGER NOT NULL, name VARCHAR(256) NOT NULL, checksum CHAR(64) NOT NULL,
@@ -84,7 +87,7 @@ def parse_header(text: str, name: str = "migration") -> tuple[bool, str | None]:
         if stripped.startswith(APPLIED_IF):
             if probe:
                 raise MigrationError(f"{name}, line {number}: a second '{APPLIED_IF}' header")
-            probe, in_probe = [stripped[len(APPLIED_IF):].strip()], True
+            probe, in_probe = [stripped[len(APPLIED_IF) :].strip()], True
         elif in_probe and re.match(r"--\s{2,}\S", stripped):
             probe.append(stripped[2:].strip())
         else:
@@ -114,9 +117,12 @@ def read_migration(path: Path) -> Migration:
     statements = tuple(split_statements(text))
     refused = [s for s in statements if transactional and refused_in_transaction(s)]
     if not statements or refused:
-        raise MigrationError(f"{path.name}: no SQL statement" if not statements else
-                             f"{path.name}: Redshift refuses this in a transaction block, so the file must "
-                             f"start with '{NO_TRANSACTION}': {refused[0]}")
+        raise MigrationError(
+            f"{path.name}: no SQL statement"
+            if not statements
+            else f"{path.name}: Redshift refuses this in a transaction block, so the file must "
+            f"start with '{NO_TRANSACTION}': {refused[0]}"
+        )
     return Migration(int(match.group(1)), path.name, hashlib.sha256(data).hexdigest(), transactional, probe, statements)
 
 
@@ -125,8 +131,10 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     migrations = sorted((read_migration(p) for p in directory.glob("*.sql")), key=lambda m: m.version)
     for expected, migration in enumerate(migrations, start=1):
         if migration.version != expected:
-            raise MigrationError(f"{migration.name}: expected version {expected:04d} here (versions are "
-                                 "1, 2, 3 ... without gaps or duplicates)")
+            raise MigrationError(
+                f"{migration.name}: expected version {expected:04d} here (versions are "
+                "1, 2, 3 ... without gaps or duplicates)"
+            )
     return migrations
 
 
@@ -136,7 +144,7 @@ def _query(cursor: Any, sql: str) -> list[tuple]:
 
 
 def _record(cursor: Any, migration: Migration, run_id: str, baseline: bool) -> None:
-    now = datetime.now(timezone.utc).replace(tzinfo=None)  # the warehouse's timestamps are UTC
+    now = datetime.now(UTC).replace(tzinfo=None)  # the warehouse's timestamps are UTC
     cursor.execute(RECORD, (migration.version, migration.name, migration.checksum, now, run_id, baseline))
 
 
@@ -167,15 +175,18 @@ def _verify(recorded: list[tuple], migrations: list[Migration]) -> None:
     """Refuses a warehouse whose applied migrations are not this release's files, unchanged."""
     versions = [row[0] for row in recorded]
     if versions != list(range(1, len(versions) + 1)) or len(versions) > len(migrations):
-        raise MigrationError(f"{TABLE} records versions {versions}; this release has 1 to {len(migrations)}. Deploy "
-                             "the release that applied them (or repair the table). Nothing was applied.")
+        raise MigrationError(
+            f"{TABLE} records versions {versions}; this release has 1 to {len(migrations)}. Deploy "
+            "the release that applied them (or repair the table). Nothing was applied."
+        )
     for (_, name, applied_checksum), migration in zip(recorded, migrations):
         if (migration.name, migration.checksum) != (name, applied_checksum.strip()):
             renamed = f" (applied as {name})" if name != migration.name else ""
             raise MigrationError(
                 f"{migration.name}{renamed} was changed after it was applied: checksum {applied_checksum.strip()} "
                 f"when applied, {migration.checksum} now. Never edit or rename an applied migration: restore the "
-                "file and add a new migration. Nothing was applied.")
+                "file and add a new migration. Nothing was applied."
+            )
 
 
 def _apply(conn: Any, migration: Migration, run_id: str, version: int) -> None:
@@ -193,12 +204,20 @@ def _apply(conn: Any, migration: Migration, run_id: str, version: int) -> None:
     except Exception as exc:
         if migration.transactional:
             conn.rollback()
-        what = "rolled back" if migration.transactional else \
-            f"no-transaction: the {done} statement(s) before the failing one stay committed"
-        failing = (f"statement {done + 1} of {len(migration.statements)}:\n{migration.statements[done]}"
-                   if done < len(migration.statements) else f"its record in {TABLE}")
-        raise MigrationError(f"{migration.name} failed ({what}); the warehouse stays at version {version}. "
-                             f"Failing {failing}\nError: {exc}") from exc
+        what = (
+            "rolled back"
+            if migration.transactional
+            else f"no-transaction: the {done} statement(s) before the failing one stay committed"
+        )
+        failing = (
+            f"statement {done + 1} of {len(migration.statements)}:\n{migration.statements[done]}"
+            if done < len(migration.statements)
+            else f"its record in {TABLE}"
+        )
+        raise MigrationError(
+            f"{migration.name} failed ({what}); the warehouse stays at version {version}. "
+            f"Failing {failing}\nError: {exc}"
+        ) from exc
     finally:
         conn.autocommit = False
 

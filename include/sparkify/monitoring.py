@@ -10,15 +10,27 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from include.sparkify import config
 
 log = logging.getLogger(__name__)
 
 DQ_COLUMNS = [
-    "checked_at", "dag_id", "run_id", "task_id", "try_number", "check_name", "check_type", "table_name",
-    "column_name", "observed_value", "threshold", "passed", "interval_start", "interval_end",
+    "checked_at",
+    "dag_id",
+    "run_id",
+    "task_id",
+    "try_number",
+    "check_name",
+    "check_type",
+    "table_name",
+    "column_name",
+    "observed_value",
+    "threshold",
+    "passed",
+    "interval_start",
+    "interval_end",
 ]
 _TEXT_LIMIT = {"observed_value": 4096, "threshold": 1024}
 
@@ -26,7 +38,7 @@ _TEXT_LIMIT = {"observed_value": 4096, "threshold": 1024}
 def _naive_utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
-    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def _unquote(name: str | None) -> str | None:
@@ -37,26 +49,58 @@ def dq_rows(context, results, error: BaseException | None, default_table: str | 
     """``dq_history`` rows for a check task's results; a check that could not run at all
     (no results, an error) is one failed row carrying the error."""
     ti, dag_run = context["ti"], context.get("dag_run")
-    interval = (_naive_utc(getattr(dag_run, "data_interval_start", None)),
-                _naive_utc(getattr(dag_run, "data_interval_end", None)))
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    interval = (
+        _naive_utc(getattr(dag_run, "data_interval_start", None)),
+        _naive_utc(getattr(dag_run, "data_interval_end", None)),
+    )
+    now = datetime.now(UTC).replace(tzinfo=None)
     short_task = ti.task_id.rsplit(".", 1)[-1]
     entries = [
-        {"check_name": r.name, "check_type": r.check_type, "table_name": _unquote(r.table) or default_table,
-         "column_name": r.column, "observed_value": r.actual, "threshold": r.expected, "passed": bool(r.success)}
+        {
+            "check_name": r.name,
+            "check_type": r.check_type,
+            "table_name": _unquote(r.table) or default_table,
+            "column_name": r.column,
+            "observed_value": r.actual,
+            "threshold": r.expected,
+            "passed": bool(r.success),
+        }
         for r in results
     ]
     if not entries:
-        entries = [{"check_name": short_task, "check_type": "error", "table_name": default_table, "column_name": None,
-                    "observed_value": f"{type(error).__name__}: {error}" if error else "no result",
-                    "threshold": None, "passed": False}]
+        entries = [
+            {
+                "check_name": short_task,
+                "check_type": "error",
+                "table_name": default_table,
+                "column_name": None,
+                "observed_value": f"{type(error).__name__}: {error}" if error else "no result",
+                "threshold": None,
+                "passed": False,
+            }
+        ]
     rows = []
     for e in entries:
         for column, limit in _TEXT_LIMIT.items():
             if e[column] is not None:
                 e[column] = str(e[column])[:limit]
-        rows.append((now, ti.dag_id, ti.run_id, ti.task_id, ti.try_number, e["check_name"], e["check_type"],
-                     e["table_name"], e["column_name"], e["observed_value"], e["threshold"], e["passed"], *interval))
+        rows.append(
+            (
+                now,
+                ti.dag_id,
+                ti.run_id,
+                ti.task_id,
+                ti.try_number,
+                e["check_name"],
+                e["check_type"],
+                e["table_name"],
+                e["column_name"],
+                e["observed_value"],
+                e["threshold"],
+                e["passed"],
+                *interval,
+            )
+        )
     return rows
 
 
@@ -68,11 +112,19 @@ def record_checks(operator, context, error: BaseException | None) -> int:
     if not context or context.get("ti") is None:
         log.info("Not a task run: data-quality results not recorded.")
         return 0
-    rows = dq_rows(context, getattr(operator, "check_results", None) or [], error,
-                   default_table=getattr(operator, "checked_table", None))
+    rows = dq_rows(
+        context,
+        getattr(operator, "check_results", None) or [],
+        error,
+        default_table=getattr(operator, "checked_table", None),
+    )
     operator.get_db_hook().insert_rows(config.DQ_HISTORY_TABLE, rows, target_fields=DQ_COLUMNS)
-    log.info("Recorded %d data-quality result(s) in %s: %s", len(rows), config.DQ_HISTORY_TABLE,
-             ", ".join(f"{r[5]}={'passed' if r[11] else 'FAILED'}" for r in rows))
+    log.info(
+        "Recorded %d data-quality result(s) in %s: %s",
+        len(rows),
+        config.DQ_HISTORY_TABLE,
+        ", ".join(f"{r[5]}={'passed' if r[11] else 'FAILED'}" for r in rows),
+    )
     return len(rows)
 
 
@@ -99,8 +151,9 @@ class RecordedCheck:
 
 
 # --------------------------------------------------------------------------- asset events
-def load_metadata(table: str, mode: str, rows_inserted: int | None, rows_deleted: int | None, dag_run,
-                  staged: list[dict]) -> dict:
+def load_metadata(
+    table: str, mode: str, rows_inserted: int | None, rows_deleted: int | None, dag_run, staged: list[dict]
+) -> dict:
     """The ``extra`` of a table's asset event (shown in the UI's asset view)."""
     start, end = getattr(dag_run, "data_interval_start", None), getattr(dag_run, "data_interval_end", None)
     sources: list[str] = []
@@ -115,6 +168,7 @@ def load_metadata(table: str, mode: str, rows_inserted: int | None, rows_deleted
         "data_interval_start": start.isoformat() if start is not None else None,
         "data_interval_end": end.isoformat() if end is not None else None,
         "sources": sources,
-        "staged": {r["table"]: {k: r.get(k) for k in ("objects", "rows", "rejected", "skipped_unchanged")}
-                   for r in staged},
+        "staged": {
+            r["table"]: {k: r.get(k) for k in ("objects", "rows", "rejected", "skipped_unchanged")} for r in staged
+        },
     }

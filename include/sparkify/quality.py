@@ -93,8 +93,9 @@ def quality_checks(group_id: str = "Run_data_quality_checks") -> TaskGroup:
     with TaskGroup(group_id=group_id, tooltip="Data-quality gates on the star schema") as group:
         per_table = [not_empty(table) >> keys_valid(table, column_mapping(table)) for table in TABLES]
         relational = [
-            RelationalCheck(task_id=name, conn_id=config.REDSHIFT_CONN_ID, sql=f"checks/{name}.sql",
-                            checked_table=table)
+            RelationalCheck(
+                task_id=name, conn_id=config.REDSHIFT_CONN_ID, sql=f"checks/{name}.sql", checked_table=table
+            )
             for name, table in RELATIONAL_CHECKS.items()
         ]
         for last in per_table:

@@ -21,9 +21,15 @@ from dataclasses import dataclass
 # PostgreSQL column type -> (the check a Python value must pass, COPY binary type).
 _VARCHAR = re.compile(r"character varying\((\d+)\)")
 _INT_RANGE = {"smallint": 15, "integer": 31, "bigint": 63}
-_COPY_TYPE = {"smallint": "int2", "integer": "int4", "bigint": "int8", "double precision": "float8",
-              "text": "text", "character varying": "varchar"}
-FLOAT_EXACT_INT = 2 ** 53  # ints beyond this are left to PostgreSQL's numeric -> float8
+_COPY_TYPE = {
+    "smallint": "int2",
+    "integer": "int4",
+    "bigint": "int8",
+    "double precision": "float8",
+    "text": "text",
+    "character varying": "varchar",
+}
+FLOAT_EXACT_INT = 2**53  # ints beyond this are left to PostgreSQL's numeric -> float8
 
 
 def value_check(var: str, pg_type: str) -> tuple[str, str] | None:
@@ -36,8 +42,10 @@ def value_check(var: str, pg_type: str) -> tuple[str, str] | None:
         bound = 2 ** _INT_RANGE[pg_type]
         return f"({var} is None or (type({var}) is int and {-bound} <= {var} < {bound}))", _COPY_TYPE[pg_type]
     if pg_type == "double precision":
-        return (f"({var} is None or type({var}) is float or "
-                f"(type({var}) is int and {-FLOAT_EXACT_INT} <= {var} <= {FLOAT_EXACT_INT}))"), "float8"
+        return (
+            f"({var} is None or type({var}) is float or "
+            f"(type({var}) is int and {-FLOAT_EXACT_INT} <= {var} <= {FLOAT_EXACT_INT}))"
+        ), "float8"
     return None
 
 

@@ -60,14 +60,21 @@ class Source:
 RULES = {
     "staging_events": [
         ("{r}ts IS NULL", "ts is None", "missing ts"),
-        ("{r}userid <> '' AND NOT {r}userid ~ '^[0-9]{1,9}$'",
-         "userid is not None and userid != '' and not (len(userid) <= 9 and userid.isascii() and userid.isdigit())",
-         "userId is not a user number"),
-        ("{r}page = 'NextSong' AND COALESCE({r}userid, '') = ''", "page == 'NextSong' and not userid",
-         "NextSong event without a userId"),
-        ("{r}page = 'NextSong' AND ({r}sessionid IS NULL OR {r}iteminsession IS NULL)",
-         "page == 'NextSong' and (sessionid is None or iteminsession is None)",
-         "NextSong event without sessionId or itemInSession"),
+        (
+            "{r}userid <> '' AND NOT {r}userid ~ '^[0-9]{1,9}$'",
+            "userid is not None and userid != '' and not (len(userid) <= 9 and userid.isascii() and userid.isdigit())",
+            "userId is not a user number",
+        ),
+        (
+            "{r}page = 'NextSong' AND COALESCE({r}userid, '') = ''",
+            "page == 'NextSong' and not userid",
+            "NextSong event without a userId",
+        ),
+        (
+            "{r}page = 'NextSong' AND ({r}sessionid IS NULL OR {r}iteminsession IS NULL)",
+            "page == 'NextSong' and (sessionid is None or iteminsession is None)",
+            "NextSong event without sessionId or itemInSession",
+        ),
     ],
     "staging_songs": [
         ("{r}song_id IS NULL", "song_id is None", "missing song_id"),
@@ -187,21 +194,29 @@ def read_jsonpaths(s3_client, bucket: str, key: str) -> list[list[str]]:
 
 
 # --------------------------------------------------------------------------- the task
-def stage(source: Source, window: Window, *, run_id: str, bucket: str, force: bool = False,
-          redshift_conn_id: str = config.REDSHIFT_CONN_ID, aws_conn_id: str = config.AWS_CONN_ID,
-          max_reject_fraction: float = config.MAX_REJECT_FRACTION) -> dict:
+def stage(
+    source: Source,
+    window: Window,
+    *,
+    run_id: str,
+    bucket: str,
+    force: bool = False,
+    redshift_conn_id: str = config.REDSHIFT_CONN_ID,
+    aws_conn_id: str = config.AWS_CONN_ID,
+    max_reject_fraction: float = config.MAX_REJECT_FRACTION,
+) -> dict:
     """Stage ``source`` for ``window``; returns the figures that were logged."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.sdk import BaseHook
-
     from botocore.exceptions import BotoCoreError
 
     conn_type = BaseHook.get_connection(redshift_conn_id).conn_type
     s3_hook = S3Hook(aws_conn_id=aws_conn_id)
     s3_client = s3_hook.get_conn()
     try:
-        return _stage(source, window, run_id, bucket, force, redshift_conn_id, conn_type, s3_hook, s3_client,
-                      max_reject_fraction)
+        return _stage(
+            source, window, run_id, bucket, force, redshift_conn_id, conn_type, s3_hook, s3_client, max_reject_fraction
+        )
     except BotoCoreError as exc:  # S3 unreachable or failing: the transaction was rolled back
         raise StagingError(
             f"{source.table}: cannot read s3://{bucket}/{source.prefix}/ from S3 "
@@ -209,8 +224,18 @@ def stage(source: Source, window: Window, *, run_id: str, bucket: str, force: bo
         ) from exc
 
 
-def _stage(source: Source, window: Window, run_id: str, bucket: str, force: bool, redshift_conn_id: str,
-           conn_type: str, s3_hook, s3_client, max_reject_fraction: float) -> dict:
+def _stage(
+    source: Source,
+    window: Window,
+    run_id: str,
+    bucket: str,
+    force: bool,
+    redshift_conn_id: str,
+    conn_type: str,
+    s3_hook,
+    s3_client,
+    max_reject_fraction: float,
+) -> dict:
     if conn_type == "redshift":
         engine = RedshiftEngine(redshift_conn_id, s3_hook, bucket)
     elif conn_type == "postgres":
@@ -226,18 +251,30 @@ def _stage(source: Source, window: Window, run_id: str, bucket: str, force: bool
         if manifest and not window.full and manifest.checked_minutes_ago < config.CATALOG_CHECK_MINUTES:
             # An hourly run between catalog checks: not even a listing (it grows with the catalog).
             result.skipped_unchanged = True
-            log.info("%s: the catalog under s3://%s/%s was checked %.0f min ago (staged by %s); the next check "
-                     "is due after %g min (SPARKIFY_CATALOG_CHECK_MINUTES). Keeping the staged catalog; "
-                     "restage_songs=true or a full load checks now.", source.table, bucket, source.prefix,
-                     manifest.checked_minutes_ago, manifest.run_id, config.CATALOG_CHECK_MINUTES)
+            log.info(
+                "%s: the catalog under s3://%s/%s was checked %.0f min ago (staged by %s); the next check "
+                "is due after %g min (SPARKIFY_CATALOG_CHECK_MINUTES). Keeping the staged catalog; "
+                "restage_songs=true or a full load checks now.",
+                source.table,
+                bucket,
+                source.prefix,
+                manifest.checked_minutes_ago,
+                manifest.run_id,
+                config.CATALOG_CHECK_MINUTES,
+            )
             return result.as_dict()
 
         objects, missing, ignored = list_objects(s3_client, bucket, source, window)
         for key in missing:
             log.warning("No source object s3://%s/%s for this window: staging zero rows from it.", bucket, key)
         if ignored:
-            log.warning("Ignoring %d object(s) under s3://%s/%s that are not .json: %s",
-                        len(ignored), bucket, source.prefix, ", ".join(ignored[:10]))
+            log.warning(
+                "Ignoring %d object(s) under s3://%s/%s that are not .json: %s",
+                len(ignored),
+                bucket,
+                source.prefix,
+                ", ".join(ignored[:10]),
+            )
         print_ = fingerprint(objects)
         result.missing_keys, result.ignored_keys = missing, ignored
         result.sources = describe_sources(bucket, source, objects)
@@ -246,15 +283,27 @@ def _stage(source: Source, window: Window, run_id: str, bucket: str, force: bool
             result.skipped_unchanged = True
             engine.mark_checked(source.table)
             engine.commit()
-            log.info("%s: the %d objects under s3://%s/%s are unchanged since they were last staged; "
-                     "keeping them.", source.table, len(objects), bucket, source.prefix)
+            log.info(
+                "%s: the %d objects under s3://%s/%s are unchanged since they were last staged; keeping them.",
+                source.table,
+                len(objects),
+                bucket,
+                source.prefix,
+            )
             return result.as_dict()
         engine.clear(source, run_id, replaced_days(source, window))
         engine.load(source, objects, window, run_id, result)
         engine.record(source.table, print_, result, run_id)
         engine.commit()
-        log.info("%s: staged %d rows from %d objects (%d bytes); %d of %d records rejected.",
-                 source.table, result.rows, result.objects, result.bytes, result.rejected, result.records)
+        log.info(
+            "%s: staged %d rows from %d objects (%d bytes); %d of %d records rejected.",
+            source.table,
+            result.rows,
+            result.objects,
+            result.bytes,
+            result.rejected,
+            result.records,
+        )
         if result.rejected:
             check_rejects(result, run_id, max_reject_fraction, engine)
     return result.as_dict()
@@ -278,8 +327,10 @@ def replaced_days(source: Source, window: Window) -> list[tuple[str, int, int]] 
     if not source.keyed or window.full:
         return None
     day = 86_400_000
-    return [(key, int(d.timestamp() * 1000), int(d.timestamp() * 1000) + day)
-            for key, d in zip(window.log_keys(source.prefix), window.days())]
+    return [
+        (key, int(d.timestamp() * 1000), int(d.timestamp() * 1000) + day)
+        for key, d in zip(window.log_keys(source.prefix), window.days())
+    ]
 
 
 def prefix_tag(source: Source) -> str:
@@ -292,11 +343,14 @@ def check_rejects(result: StageResult, run_id: str, max_fraction: float, engine)
     samples = engine.reject_samples(result.table, run_id, limit=5)
     lines = "\n".join(f"  s3 object {key} line {line}: {reason}" for key, line, reason in samples)
     fraction = result.rejected / max(result.records, 1)
-    message = (f"{result.table}: {result.rejected} of {result.records} records rejected ({fraction:.2%}); "
-               f"see staging_rejects where run_id = '{run_id}'. First ones:\n{lines}")
+    message = (
+        f"{result.table}: {result.rejected} of {result.records} records rejected ({fraction:.2%}); "
+        f"see staging_rejects where run_id = '{run_id}'. First ones:\n{lines}"
+    )
     if fraction > max_fraction:
-        raise StagingError(f"{message}\nThis is over the reject threshold of {max_fraction:.2%} "
-                           "(SPARKIFY_MAX_REJECT_FRACTION).")
+        raise StagingError(
+            f"{message}\nThis is over the reject threshold of {max_fraction:.2%} (SPARKIFY_MAX_REJECT_FRACTION)."
+        )
     log.warning(message)
 
 
@@ -331,8 +385,10 @@ class _Engine:
             cur.close()
 
     def manifest(self, table: str) -> Manifest | None:
-        rows = self.query(f"SELECT fingerprint, run_id, checked_at, {self.now} FROM staging_manifest "
-                          "WHERE staging_table = %s", (table,))
+        rows = self.query(
+            f"SELECT fingerprint, run_id, checked_at, {self.now} FROM staging_manifest WHERE staging_table = %s",
+            (table,),
+        )
         if not rows:
             return None
         print_, run_id, checked_at, now = rows[0]
@@ -345,9 +401,11 @@ class _Engine:
         if days is None:
             self.empty(source.table)
         for key, day_start, day_end in days or []:
-            self.query(f"DELETE FROM {_table(source.table)} WHERE source_key = %s "
-                       "OR (source_key = %s AND ts >= %s AND ts < %s)",
-                       (key, prefix_tag(source), day_start, day_end))
+            self.query(
+                f"DELETE FROM {_table(source.table)} WHERE source_key = %s "
+                "OR (source_key = %s AND ts >= %s AND ts < %s)",
+                (key, prefix_tag(source), day_start, day_end),
+            )
         self.query("DELETE FROM staging_rejects WHERE staging_table = %s AND run_id = %s", (source.table, run_id))
 
     def empty(self, table: str) -> None:
@@ -406,7 +464,8 @@ class RedshiftEngine(_Engine):
     def credentials(self) -> tuple[str, str]:
         """The COPY authorization clause, and the same clause as it may be logged."""
         role = config.REDSHIFT_IAM_ROLE or self.s3_hook.get_connection(self.s3_hook.aws_conn_id).extra_dejson.get(
-            "role_arn", "")
+            "role_arn", ""
+        )
         if role:
             clause = f"IAM_ROLE '{_quote(role)}'"
             return clause, clause
@@ -424,9 +483,15 @@ class RedshiftEngine(_Engine):
         jsonpaths = f"s3://{self.bucket}/{source.jsonpaths_key}" if source.jsonpaths_key else None
         columns = None
         if source.keyed:  # COPY fills the data columns; source_key is set from what was copied
-            columns = [r[0] for r in self.query(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
-                "ORDER BY ordinal_position", (source.table,)) if r[0] != "source_key"]
+            columns = [
+                r[0]
+                for r in self.query(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+                    "ORDER BY ordinal_position",
+                    (source.table,),
+                )
+                if r[0] != "source_key"
+            ]
         per_object = source.keyed and not window.full
         target = f"incoming_{source.table}" if per_object else source.table
         if per_object:
@@ -441,29 +506,36 @@ class RedshiftEngine(_Engine):
             if per_object:
                 key = uri.split("/", 3)[3]
                 cols = ", ".join(columns)
-                self.query(f"INSERT INTO {_table(source.table)} ({cols}, source_key) SELECT {cols}, %s FROM {target}",
-                           (key,))
+                self.query(
+                    f"INSERT INTO {_table(source.table)} ({cols}, source_key) SELECT {cols}, %s FROM {target}", (key,)
+                )
                 self.query(f"DELETE FROM {target}")
         if source.keyed and not per_object:
-            self.query(f"UPDATE {_table(source.table)} SET source_key = %s WHERE source_key IS NULL",
-                       (prefix_tag(source),))
+            self.query(
+                f"UPDATE {_table(source.table)} SET source_key = %s WHERE source_key IS NULL", (prefix_tag(source),)
+            )
         if per_object:
             self.query(f"DROP TABLE {target}")
         result.rows -= self.apply_rules(source, run_id)
         result.objects = len(objects)
         result.bytes = sum(o.size for o in objects)
-        result.rejected = int(self.query(
-            "SELECT COUNT(*) FROM staging_rejects WHERE staging_table = %s AND run_id = %s",
-            (source.table, run_id))[0][0])
+        result.rejected = int(
+            self.query(
+                "SELECT COUNT(*) FROM staging_rejects WHERE staging_table = %s AND run_id = %s", (source.table, run_id)
+            )[0][0]
+        )
         result.records = result.rows + result.rejected
-
 
     def apply_rules(self, source: Source, run_id: str) -> int:
         """Move staged rows that break a rule into staging_rejects; returns how many moved.
         COPY does not say which line a row came from: line_number 0, source the prefix."""
-        columns = [r[0] for r in self.query(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = %s ORDER BY ordinal_position",
-            (source.table,))]
+        columns = [
+            r[0]
+            for r in self.query(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = %s ORDER BY ordinal_position",
+                (source.table,),
+            )
+        ]
         row_text = " || ' | ' || ".join(f"'{c}=' || NVL(CAST({c} AS VARCHAR), 'null')" for c in columns) or "''"
         moved = 0
         for cond, _, reason in RULES[source.table]:
@@ -472,7 +544,8 @@ class RedshiftEngine(_Engine):
                 "INSERT INTO staging_rejects (staging_table, source_key, line_number, reason, raw_text, run_id, "
                 f"rejected_at) SELECT %s, %s, 0, %s, {row_text}, %s, GETDATE() FROM {_table(source.table)} "
                 f"WHERE {where}",
-                (source.table, f"s3://{self.bucket}/{source.prefix}/ (COPY)", reason, run_id))
+                (source.table, f"s3://{self.bucket}/{source.prefix}/ (COPY)", reason, run_id),
+            )
             moved += int(self.query(f"SELECT COUNT(*) FROM {_table(source.table)} WHERE {where}")[0][0])
             self.query(f"DELETE FROM {_table(source.table)} WHERE {where}")
         return moved
@@ -488,8 +561,9 @@ def _quote(value: str) -> str:
     return value.replace("'", "''")
 
 
-def copy_statement(table: str, s3_uri: str, jsonpaths_uri: str | None, credentials: str, region: str,
-                   columns: list[str] | None = None) -> str:
+def copy_statement(
+    table: str, s3_uri: str, jsonpaths_uri: str | None, credentials: str, region: str, columns: list[str] | None = None
+) -> str:
     """The COPY Redshift runs for one staging load (credentials as given: pass a redacted clause to log it)."""
     json_option = f"'{_quote(jsonpaths_uri)}'" if jsonpaths_uri else "'auto'"
     target = _table(table.removeprefix("incoming_")) and table  # a staging table, or its incoming_ copy
@@ -557,12 +631,14 @@ class PostgresEngine(_Engine):
             if len(paths) != len(columns):
                 raise StagingError(
                     f"s3://{self.bucket}/{source.jsonpaths_key} has {len(paths)} paths but {source.table} has "
-                    f"{len(columns)} columns: COPY maps them one to one, in order")
+                    f"{len(columns)} columns: COPY maps them one to one, in order"
+                )
         fields = [p[0] if len(p) == 1 else None for p in paths] if paths else [name for name, _ in columns]
         mapper = compile_mapper(columns, fields, [python for _, python, _ in RULES[source.table]])
         targets = [name for name, _ in columns] + (["source_key"] if source.keyed else [])
         binary_copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-            sql.Identifier(source.table), sql.SQL(", ").join(map(sql.Identifier, targets)))
+            sql.Identifier(source.table), sql.SQL(", ").join(map(sql.Identifier, targets))
+        )
 
         suspect_count = fast_rows = 0
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as suspects:
@@ -587,23 +663,38 @@ class PostgresEngine(_Engine):
             cur.close()
             result.rows = fast_rows
             if suspect_count:
-                log.info("%s: %d of %d records are not plainly valid; PostgreSQL parses and checks them.",
-                         source.table, suspect_count, result.records)
+                log.info(
+                    "%s: %d of %d records are not plainly valid; PostgreSQL parses and checks them.",
+                    source.table,
+                    suspect_count,
+                    result.records,
+                )
                 suspects.seek(0)
                 result.rows += self._load_suspects(source, objects, columns, paths, suspects, run_id)
         result.rejected = result.records - result.rows
 
-    def _load_suspects(self, source: Source, objects: list[S3Object], columns: list[tuple[str, str]],
-                       paths: list[list[str]] | None, spool, run_id: str) -> int:
+    def _load_suspects(
+        self,
+        source: Source,
+        objects: list[S3Object],
+        columns: list[tuple[str, str]],
+        paths: list[list[str]] | None,
+        spool,
+        run_id: str,
+    ) -> int:
         """Stage the spooled records with PostgreSQL's own JSON parsing and type input
         functions; returns the rows staged (the others are in staging_rejects)."""
         from psycopg import sql
 
         if paths:
-            mapped = sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(
-                sql.SQL("{}, j -> {}").format(sql.Literal(name), sql.Literal(path[0])) if len(path) == 1 else
-                sql.SQL("{}, j #> {}").format(sql.Literal(name), sql.Literal(path))
-                for (name, _), path in zip(columns, paths)))
+            mapped = sql.SQL("jsonb_build_object({})").format(
+                sql.SQL(", ").join(
+                    sql.SQL("{}, j -> {}").format(sql.Literal(name), sql.Literal(path[0]))
+                    if len(path) == 1
+                    else sql.SQL("{}, j #> {}").format(sql.Literal(name), sql.Literal(path))
+                    for (name, _), path in zip(columns, paths)
+                )
+            )
         else:
             mapped = sql.SQL("j")
         if source.keyed:
@@ -620,10 +711,14 @@ class PostgresEngine(_Engine):
                 copy.write_row((idx, obj.key))
 
         column_types = sql.SQL(", ").join(
-            sql.SQL("({}, {})").format(sql.Literal(name), sql.Literal(type_)) for name, type_ in columns)
+            sql.SQL("({}, {})").format(sql.Literal(name), sql.Literal(type_)) for name, type_ in columns
+        )
         statement = sql.SQL(POSTGRES_LOAD).format(
-            table=sql.Identifier(source.table), mapped=mapped, column_types=column_types,
-            rule_case=sql.SQL(rule_case(source.table, prefix="r.")))
+            table=sql.Identifier(source.table),
+            mapped=mapped,
+            column_types=column_types,
+            rule_case=sql.SQL(rule_case(source.table, prefix="r.")),
+        )
         cur.execute(statement, {"table": source.table, "run_id": run_id})
         staged = cur.rowcount
         cur.close()
@@ -692,7 +787,7 @@ def split_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes, bytes]]:
         if cut < 0:
             rest = block
             continue
-        rest = block[cut + 1:]
+        rest = block[cut + 1 :]
         number = yield from _lines(block[:cut], number)
     if rest:
         yield from _lines(rest, number)
@@ -716,8 +811,15 @@ def _lines(block: bytes, number: int):
             continue
         reason = _unsafe(line)
         if reason:
-            yield number, reason, line.decode("utf-8", "backslashreplace").replace("\x00", "\\x00") \
-                .replace("\x01", "\\x01").replace("\x02", "\\x02").encode()
+            yield (
+                number,
+                reason,
+                line.decode("utf-8", "backslashreplace")
+                .replace("\x00", "\\x00")
+                .replace("\x01", "\\x01")
+                .replace("\x02", "\\x02")
+                .encode(),
+            )
         else:
             yield number, NULL, line
     return number
@@ -747,7 +849,7 @@ def split_array(data: bytes) -> Iterator[tuple[int, bytes, bytes]]:
         pos = skip(pos)
         line += text.count("\n", counted, pos)
         counted = pos
-        if pos < len(text) and text[pos] == "]" and not text[pos + 1:].strip():
+        if pos < len(text) and text[pos] == "]" and not text[pos + 1 :].strip():
             return
         try:
             value, end = decoder.raw_decode(text, pos)

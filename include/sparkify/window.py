@@ -8,7 +8,7 @@ created, or manual without a logical date) loads everything: its window is unbou
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 # Bounds of an unbounded window, as epoch milliseconds and as timestamps.
 _FULL_START_MS = 0
@@ -73,7 +73,7 @@ class Window:
 
 
 def _as_utc(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _sql_timestamp(ms: int) -> str:

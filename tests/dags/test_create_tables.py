@@ -69,10 +69,13 @@ def test_create_tables_runs_the_migrations_on_the_warehouse_connection(dag, monk
     assert conn.closed
 
 
-@pytest.mark.parametrize("applied, baselined", [
-    (["0005_add_a_column.sql"], []),
-    ([], ["0001_initial.sql", "0002_staging_events_source_key.sql"]),
-])
+@pytest.mark.parametrize(
+    ("applied", "baselined"),
+    [
+        (["0005_add_a_column.sql"], []),
+        ([], ["0001_initial.sql", "0002_staging_events_source_key.sql"]),
+    ],
+)
 def test_stop_execution_emits_when_the_schema_changed(dag, applied, baselined):
     events = {config.SCHEMA_READY: SimpleNamespace(extra={})}
     result = {"version": 5, "applied": applied, "baselined": baselined}
@@ -83,6 +86,7 @@ def test_stop_execution_emits_when_the_schema_changed(dag, applied, baselined):
 def test_stop_execution_is_skipped_when_nothing_changed(dag):
     events = {config.SCHEMA_READY: SimpleNamespace(extra={})}
     with pytest.raises(AirflowSkipException, match="version 4"):
-        dag.get_task("Stop_execution").python_callable({"version": 4, "applied": [], "baselined": []},
-                                                        outlet_events=events)
+        dag.get_task("Stop_execution").python_callable(
+            {"version": 4, "applied": [], "baselined": []}, outlet_events=events
+        )
     assert events[config.SCHEMA_READY].extra == {}

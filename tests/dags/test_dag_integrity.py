@@ -17,8 +17,7 @@ EXPECTED = {"create_tables", "final_project", "sparkify_analytics"}
 def dagbag():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        bag = DagBag(include_examples=False) if "include_examples" in DagBag.__init__.__code__.co_varnames \
-            else DagBag()
+        bag = DagBag(include_examples=False) if "include_examples" in DagBag.__init__.__code__.co_varnames else DagBag()
     bag.parse_warnings = [w for w in caught if "dags" in str(w.filename) or "include" in str(w.filename)]
     return bag
 
@@ -29,8 +28,11 @@ def test_no_import_errors(dagbag):
 
 
 def test_no_deprecated_imports(dagbag):
-    deprecated = [f"{w.filename}:{w.lineno}: {w.message}" for w in dagbag.parse_warnings
-                  if issubclass(w.category, DeprecationWarning) or "deprecat" in str(w.message).lower()]
+    deprecated = [
+        f"{w.filename}:{w.lineno}: {w.message}"
+        for w in dagbag.parse_warnings
+        if issubclass(w.category, DeprecationWarning) or "deprecat" in str(w.message).lower()
+    ]
     assert deprecated == []
     for path in ("dags/create_tables.py", "dags/final_project.py", "dags/sparkify_analytics.py"):
         source = open(path).read()
@@ -70,8 +72,12 @@ def test_final_project_shape(dagbag):
     for dim in dims:
         assert up[dim] == {"Load_songplays_fact_table"}
     checks = {t for t in up if t.startswith("Run_data_quality_checks.")}
-    assert {t.split(".")[1] for t in checks} >= {"songplays_not_empty", "songplays_keys", "songplay_users_exist",
-                                                 "songplays_match_staging"}
+    assert {t.split(".")[1] for t in checks} >= {
+        "songplays_not_empty",
+        "songplays_keys",
+        "songplay_users_exist",
+        "songplays_match_staging",
+    }
     first_checks = {t for t in checks if up[t] & dims}
     assert first_checks and all(up[t] == dims for t in first_checks)
     assert up["Stop_execution"] and up["Stop_execution"] <= checks

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PROBE = '''
+PROBE = """
 from datetime import datetime
 
 from airflow.sdk import DAG, BaseHook, Variable
@@ -20,7 +20,7 @@ conn = BaseHook.get_connection("sparkify_probe_conn")
 with DAG("probe_parse_time_lookups", schedule=None, start_date=datetime(2018, 11, 1),
          tags=[bucket, f"{conn.conn_id}:{conn.conn_type}"], default_args={"retries": 2}):
     pass
-'''
+"""
 
 
 @pytest.fixture
@@ -36,8 +36,9 @@ def probe_folder(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def integrity(probe_folder):
     """The Astro check's module, loaded (it parses the DAG folder at import, like at collection)."""
-    spec = importlib.util.spec_from_file_location("astro_dag_integrity_probe",
-                                                  REPO / ".astro" / "test_dag_integrity_default.py")
+    spec = importlib.util.spec_from_file_location(
+        "astro_dag_integrity_probe", REPO / ".astro" / "test_dag_integrity_default.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -56,7 +57,7 @@ def test_placeholders_are_in_effect_while_parsing(integrity):
     from airflow.sdk import BaseHook, Variable
 
     assert integrity.get_import_errors() == [(None, None)]
-    (dag_id, dag, _), = integrity.get_dags()
+    ((dag_id, dag, _),) = integrity.get_dags()
     assert dag_id == "probe_parse_time_lookups"
     assert sorted(dag.tags) == ["placeholder", "sparkify_probe_conn:postgres"]
     # Only while parsing: the real lookups are back.

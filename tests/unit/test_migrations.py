@@ -58,9 +58,10 @@ def _refused_by_redshift(statement: str) -> bool:
     """The test's own reading of the AWS pages (not the runner's patterns)."""
     words = statement.upper().split()
     text = " ".join(words)
-    return (text.startswith(("VACUUM", "CREATE DATABASE", "CREATE EXTERNAL TABLE"))
-            or text.startswith("ALTER TABLE") and (" APPEND FROM " in text
-                                                   or re.search(r" ALTER (COLUMN )?\S+ (SET DATA )?TYPE ", text)))
+    return text.startswith(("VACUUM", "CREATE DATABASE", "CREATE EXTERNAL TABLE")) or (
+        text.startswith("ALTER TABLE")
+        and (" APPEND FROM " in text or re.search(r" ALTER (COLUMN )?\S+ (SET DATA )?TYPE ", text))
+    )
 
 
 def write(directory: Path, name: str, text: str) -> Path:
@@ -70,6 +71,7 @@ def write(directory: Path, name: str, text: str) -> Path:
 
 
 # ---------------------------------------------------------------- the files of the repo
+
 
 def test_the_history_is_four_migrations_in_order():
     assert MIGRATIONS_DIR == MIGRATIONS
@@ -114,8 +116,11 @@ def test_migrations_are_plain_redshift_ddl():
 def test_redshift_table_attributes_are_the_same_in_ddl_and_migrations():
     """What the PostgreSQL catalog comparison cannot see (tests/test_migrations.py): DISTSTYLE,
     DISTKEY, SORTKEY and ENCODE clauses appear alike in ddl/ and in the migrations."""
-    pattern = re.compile(r"\b(DISTSTYLE\s+\w+|DISTKEY\s*\([^)]*\)|(?:COMPOUND\s+|INTERLEAVED\s+)?SORTKEY\s*\([^)]*\)"
-                         r"|ENCODE\s+\w+)", re.IGNORECASE)
+    pattern = re.compile(
+        r"\b(DISTSTYLE\s+\w+|DISTKEY\s*\([^)]*\)|(?:COMPOUND\s+|INTERLEAVED\s+)?SORTKEY\s*\([^)]*\)"
+        r"|ENCODE\s+\w+)",
+        re.IGNORECASE,
+    )
 
     def clauses(paths) -> list[str]:
         found = []
@@ -129,6 +134,7 @@ def test_redshift_table_attributes_are_the_same_in_ddl_and_migrations():
 
 # ---------------------------------------------------------------- discovery and order
 
+
 def test_discovery_orders_by_version_and_ignores_other_files(tmp_path):
     write(tmp_path, "0002_second.sql", "CREATE TABLE b (x INTEGER);\n")
     write(tmp_path, "0001_first.sql", "CREATE TABLE a (x INTEGER);\n")
@@ -138,11 +144,14 @@ def test_discovery_orders_by_version_and_ignores_other_files(tmp_path):
     assert [m.version for m in discover(tmp_path)] == [1, 2, 3]
 
 
-@pytest.mark.parametrize("names, culprit", [
-    (["0001_a.sql", "0003_c.sql"], "0003_c.sql"),  # a gap
-    (["0001_a.sql", "0001_b.sql"], "0001_b.sql"),  # a duplicate version
-    (["0002_b.sql"], "0002_b.sql"),  # not starting at 1
-])
+@pytest.mark.parametrize(
+    ("names", "culprit"),
+    [
+        (["0001_a.sql", "0003_c.sql"], "0003_c.sql"),  # a gap
+        (["0001_a.sql", "0001_b.sql"], "0001_b.sql"),  # a duplicate version
+        (["0002_b.sql"], "0002_b.sql"),  # not starting at 1
+    ],
+)
 def test_versions_run_without_gaps_or_duplicates(tmp_path, names, culprit):
     for name in names:
         write(tmp_path, name, "CREATE TABLE t (x INTEGER);\n")
@@ -150,8 +159,9 @@ def test_versions_run_without_gaps_or_duplicates(tmp_path, names, culprit):
         discover(tmp_path)
 
 
-@pytest.mark.parametrize("name", ["1_initial.sql", "0001-initial.sql", "0001_Initial.sql", "00001_initial.sql",
-                                  "0001_.sql", "initial.sql"])
+@pytest.mark.parametrize(
+    "name", ["1_initial.sql", "0001-initial.sql", "0001_Initial.sql", "00001_initial.sql", "0001_.sql", "initial.sql"]
+)
 def test_a_badly_named_sql_file_is_refused(tmp_path, name):
     write(tmp_path, name, "CREATE TABLE t (x INTEGER);\n")
     with pytest.raises(MigrationError, match=re.escape(name)):
@@ -160,11 +170,12 @@ def test_a_badly_named_sql_file_is_refused(tmp_path, name):
 
 def test_an_empty_migration_is_refused(tmp_path):
     write(tmp_path, "0001_empty.sql", "-- nothing yet\n")
-    with pytest.raises(MigrationError, match="0001_empty.sql: no SQL statement"):
+    with pytest.raises(MigrationError, match=r"0001_empty\.sql: no SQL statement"):
         discover(tmp_path)
 
 
 # ---------------------------------------------------------------- checksum
+
 
 def test_checksum_changes_with_any_byte(tmp_path):
     text = "-- a comment\nCREATE TABLE t (x INTEGER);\n"
@@ -180,6 +191,7 @@ def test_checksum_changes_with_any_byte(tmp_path):
 
 # ---------------------------------------------------------------- header
 
+
 def test_plain_migration_is_transactional_without_probe():
     assert parse_header("-- adds a column\nALTER TABLE t ADD COLUMN c INTEGER;\n") == (True, None)
 
@@ -189,25 +201,32 @@ def test_no_transaction_on_the_first_line():
     assert parse_header("  -- migrate: no-transaction  \nVACUUM t;\n") == (False, None)
 
 
-@pytest.mark.parametrize("text", [
-    "-- why\n-- migrate: no-transaction\nVACUUM t;\n",  # not the first line
-    "-- migrate: no-transactions\nVACUUM t;\n",  # unknown directive
-    "--migrate:autocommit\nVACUUM t;\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "-- why\n-- migrate: no-transaction\nVACUUM t;\n",  # not the first line
+        "-- migrate: no-transactions\nVACUUM t;\n",  # unknown directive
+        "--migrate:autocommit\nVACUUM t;\n",
+    ],
+)
 def test_a_misplaced_or_unknown_directive_is_refused(text):
     with pytest.raises(MigrationError, match="no-transaction"):
         parse_header(text, "0005_x.sql")
 
 
 def test_applied_if_with_indented_continuation_lines():
-    text = ("-- applied-if: SELECT COUNT(*) = 1 FROM information_schema.columns\n"
-            "--     WHERE table_name = 't'\n"
-            "--   AND column_name = 'c'\n"
-            "-- A description, not the probe.\n"
-            "--     indented, but after the description: not the probe either\n"
-            "ALTER TABLE t ADD COLUMN c INTEGER;\n")
-    assert parse_header(text) == (True, "SELECT COUNT(*) = 1 FROM information_schema.columns "
-                                        "WHERE table_name = 't' AND column_name = 'c'")
+    text = (
+        "-- applied-if: SELECT COUNT(*) = 1 FROM information_schema.columns\n"
+        "--     WHERE table_name = 't'\n"
+        "--   AND column_name = 'c'\n"
+        "-- A description, not the probe.\n"
+        "--     indented, but after the description: not the probe either\n"
+        "ALTER TABLE t ADD COLUMN c INTEGER;\n"
+    )
+    assert parse_header(text) == (
+        True,
+        "SELECT COUNT(*) = 1 FROM information_schema.columns WHERE table_name = 't' AND column_name = 'c'",
+    )
 
 
 def test_applied_if_with_no_transaction():
@@ -227,13 +246,16 @@ def test_two_probes_are_refused():
 
 # ---------------------------------------------------------------- statement splitting
 
+
 def test_statements_split_on_semicolons_outside_literals_and_comments():
-    text = ("-- header; with a semicolon\n"
-            "CREATE TABLE t (\n    x VARCHAR(8) DEFAULT 'a;b' -- inline; comment\n);\n"
-            "\n/* block; comment */\n"
-            "INSERT INTO t (x) VALUES ('--;');\n"
-            ";\n"
-            "ALTER TABLE t ADD COLUMN y INTEGER\n")
+    text = (
+        "-- header; with a semicolon\n"
+        "CREATE TABLE t (\n    x VARCHAR(8) DEFAULT 'a;b' -- inline; comment\n);\n"
+        "\n/* block; comment */\n"
+        "INSERT INTO t (x) VALUES ('--;');\n"
+        ";\n"
+        "ALTER TABLE t ADD COLUMN y INTEGER\n"
+    )
     statements = split_statements(text)
     assert len(statements) == 3
     assert statements[0].startswith("CREATE TABLE t (") and "'a;b'" in statements[0]
@@ -251,6 +273,7 @@ def test_the_repo_migrations_split_into_their_statements():
 
 
 # ---------------------------------------------------------------- the no-transaction rule
+
 
 @pytest.mark.parametrize("statement", REFUSED_SAMPLES)
 def test_refused_statements_are_recognised(statement):

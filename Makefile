@@ -71,11 +71,11 @@ sql: venv
 	@$(PY) -m dev.sql "$(Q)"
 
 data: venv
-	$(PY) -m include.sparkify.datagen $(or $(OUT),.local/data) $(if $(EVENTS),--events $(EVENTS)) $(if $(SONGS),--songs $(SONGS))
+	$(PY) -m dev.datagen $(or $(OUT),.local/data) $(if $(EVENTS),--events $(EVENTS)) $(if $(SONGS),--songs $(SONGS))
 
 copy-udacity: venv
 	@test -n "$(BUCKET)" || { echo "usage: make copy-udacity BUCKET=<project bucket> [ARGS='--dry-run --region us-west-2']"; exit 2; }
-	$(PY) -m include.sparkify.copy_source --bucket $(BUCKET) $(ARGS)
+	$(PY) -m tools.copy_source --bucket $(BUCKET) $(ARGS)
 
 clean: stop
 	rm -rf .local

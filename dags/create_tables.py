@@ -34,13 +34,13 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import BaseHook, chain, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from include.sparkify import config
-from include.sparkify.alerts import DEFAULT_ARGS
+from include.sparkify import config, task_ids as ids
+from include.sparkify.dag_defaults import DEFAULT_ARGS
 from include.sparkify.migrations import apply_migrations
 
 
 @dag(
-    dag_id="create_tables",
+    dag_id=ids.CREATE_TABLES_DAG,
     schedule="@once",
     start_date=config.START_DATE,
     catchup=False,
@@ -50,9 +50,9 @@ from include.sparkify.migrations import apply_migrations
     doc_md=__doc__,
 )
 def create_tables():
-    begin = EmptyOperator(task_id="Begin_execution")
+    begin = EmptyOperator(task_id=ids.BEGIN)
 
-    @task(task_id="Create_tables")
+    @task(task_id=ids.CREATE_TABLES)
     def migrate(run_id: str | None = None) -> dict:
         """Applies the pending migrations; returns the schema version and what changed."""
         conn = BaseHook.get_connection(config.REDSHIFT_CONN_ID).get_hook().get_conn()
@@ -61,7 +61,7 @@ def create_tables():
         finally:
             conn.close()
 
-    @task(task_id="Stop_execution", outlets=[config.SCHEMA_READY])
+    @task(task_id=ids.STOP, outlets=[config.SCHEMA_READY])
     def announce(result: dict, outlet_events=None) -> None:
         """Emits the schema asset only when the schema changed (see the DAG's doc)."""
         if not result["applied"] and not result["baselined"]:

@@ -46,15 +46,16 @@ from airflow.sdk import (
     task,
 )
 
-from include.sparkify import config
-from include.sparkify.alerts import DEFAULT_ARGS, alert_late_run
+from include.sparkify import config, task_ids as ids
+from include.sparkify.alerts import alert_late_run
+from include.sparkify.dag_defaults import DEFAULT_ARGS
 from include.sparkify.loads import load_table
 from include.sparkify.quality import quality_checks
 from include.sparkify.window import Window
 
 
 @dag(
-    dag_id="final_project",
+    dag_id=ids.FINAL_PROJECT_DAG,
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable(config.SCHEDULE_CRON, timezone="UTC", interval=timedelta(hours=1)),
         assets=config.SCHEMA_READY,
@@ -81,7 +82,7 @@ from include.sparkify.window import Window
     doc_md=__doc__,
 )
 def final_project():
-    @task(task_id="Begin_execution")
+    @task(task_id=ids.BEGIN)
     def begin_execution(dag_run=None) -> dict:
         """Decides what this run loads: its data interval, or everything (a full load)."""
         window = Window.from_run(dag_run)
@@ -101,19 +102,15 @@ def final_project():
             force=table == "staging_songs" and bool(params["restage_songs"]),
         )
 
+    # Task ids (Stage_events, Load_songplays_fact_table, ...): include/sparkify/task_ids.py.
     begin = begin_execution()
-    stage_events = stage.override(task_id="Stage_events")("staging_events")
-    stage_songs = stage.override(task_id="Stage_songs")("staging_songs")
+    stage_events = stage.override(task_id=ids.STAGE_EVENTS)("staging_events")
+    stage_songs = stage.override(task_id=ids.STAGE_SONGS)("staging_songs")
 
-    songplays = load_table("Load_songplays_fact_table", "songplays")
-    dimensions = [
-        load_table("Load_user_dim_table", "users"),
-        load_table("Load_song_dim_table", "songs"),
-        load_table("Load_artist_dim_table", "artists"),
-        load_table("Load_time_dim_table", "time"),
-    ]
-    checks = quality_checks()
-    stop = EmptyOperator(task_id="Stop_execution")
+    songplays = load_table(ids.LOAD_TASKS["songplays"], "songplays")
+    dimensions = [load_table(ids.LOAD_TASKS[table], table) for table in ("users", "songs", "artists", "time")]
+    checks = quality_checks(ids.QUALITY_CHECKS)
+    stop = EmptyOperator(task_id=ids.STOP)
 
     chain(begin, [stage_events, stage_songs], songplays, dimensions, checks, stop)
 

@@ -19,13 +19,13 @@ from __future__ import annotations
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import chain, dag, task
 
-from include.sparkify import config
-from include.sparkify.alerts import DEFAULT_ARGS
+from include.sparkify import config, task_ids as ids
 from include.sparkify.analytics import build_table, quality_gate_passed
+from include.sparkify.dag_defaults import DEFAULT_ARGS
 
 
 @dag(
-    dag_id="sparkify_analytics",
+    dag_id=ids.ANALYTICS_DAG,
     schedule=config.table_asset("songplays") & config.table_asset("users"),
     start_date=config.START_DATE,
     catchup=False,
@@ -36,15 +36,15 @@ from include.sparkify.analytics import build_table, quality_gate_passed
     doc_md=__doc__,
 )
 def sparkify_analytics():
-    @task.sensor(task_id="Wait_for_quality_checks", poke_interval=10, timeout=3600, mode="reschedule")
+    @task.sensor(task_id=ids.WAIT_FOR_QUALITY_CHECKS, poke_interval=10, timeout=3600, mode="reschedule")
     def wait_for_quality_checks(ti=None, triggering_asset_events=None) -> bool:
         """Succeeds when the final_project runs behind this run's asset events passed their checks."""
         return quality_gate_passed(ti, triggering_asset_events)
 
-    begin = EmptyOperator(task_id="Begin_execution")
+    begin = EmptyOperator(task_id=ids.BEGIN)
     checked = wait_for_quality_checks()
-    daily_listening = build_table("Build_daily_listening", config.ANALYTICS_TABLE)
-    stop = EmptyOperator(task_id="Stop_execution")
+    daily_listening = build_table(ids.BUILD_DAILY_LISTENING, config.ANALYTICS_TABLE)
+    stop = EmptyOperator(task_id=ids.STOP)
 
     chain(begin, checked, daily_listening, stop)
 

@@ -1,11 +1,11 @@
 """The `s3-seed` one-shot service of docker-compose.override.yml (`astro dev start`).
 
 Waits for the S3 stand-in, creates the bucket, generates the deterministic Sparkify sample
-(include/sparkify/datagen.py) and uploads it, keeping objects already there; then exits 0
+(dev/datagen.py) and uploads it, keeping objects already there; then exits 0
 so the Airflow services that wait for it start. Running it again uploads nothing new.
 
 It runs in the moto image (Python + boto3, no Airflow), so it imports only the standard
-library, boto3, dev.seed and include.sparkify.datagen. Settings from the environment:
+library, boto3, dev.seed and dev.datagen. Settings from the environment:
 
     SPARKIFY_S3_ENDPOINT_URL   http://s3:5000        the S3 stand-in
     SPARKIFY_BUCKET            sparkify              must equal the s3_bucket variable
@@ -22,11 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from dev import console
 from dev.seed import upload_tree
 
 
 def say(message: str) -> None:
-    print(f"[s3-seed {time.strftime('%H:%M:%S')}] {message}", flush=True)
+    console.say(message, tag="s3-seed")
 
 
 def client(endpoint: str):
@@ -60,7 +61,7 @@ def ensure_bucket(s3, bucket: str, region: str) -> bool:
 
 
 def sample(out: Path) -> Path:
-    from include.sparkify.datagen import GeneratorSpec, generate
+    from dev.datagen import GeneratorSpec, generate
 
     spec = GeneratorSpec(
         events=int(os.environ.get("SPARKIFY_SEED_EVENTS", 20_000)),

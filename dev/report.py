@@ -6,6 +6,7 @@ from __future__ import annotations
 import psycopg
 
 from dev.stack import REPO, Stack
+from include.sparkify import task_ids
 
 TABLES = [
     "staging_events",
@@ -31,8 +32,8 @@ def check_results(api, runs: list[dict]) -> dict[str, dict[str, int]]:
     """For each data-quality check: how many of the given runs it passed and failed in."""
     results: dict[str, dict[str, int]] = {}
     for run in runs:
-        for ti in api.task_instances("final_project", run["dag_run_id"]):
-            if not ti["task_id"].startswith("Run_data_quality_checks."):
+        for ti in api.task_instances(task_ids.FINAL_PROJECT_DAG, run["dag_run_id"]):
+            if not ti["task_id"].startswith(f"{task_ids.QUALITY_CHECKS}."):
                 continue
             name = ti["task_id"].split(".", 1)[1]
             entry = results.setdefault(name, {"passed": 0, "failed": 0, "not run": 0})

@@ -19,12 +19,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from dev.airflow_api import AirflowAPI
+from dev.console import say
 from dev.seed import upload_tree
 from dev.stack import REPO, Stack
-
-
-def say(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+from include.sparkify import task_ids
 
 
 @contextlib.contextmanager
@@ -94,7 +92,7 @@ def data_dir(stack: Stack) -> Path:
         if not (path / "log_data").is_dir() or not (path / "song_data").is_dir():
             raise SystemExit(f"SPARKIFY_DATA_DIR={configured}: expected log_data/ and song_data/ in it")
         return path
-    from include.sparkify.datagen import GeneratorSpec, generate
+    from dev.datagen import GeneratorSpec, generate
 
     sample = stack.state_dir / "sample"
     if not (sample / "log_json_path.json").exists():
@@ -193,7 +191,7 @@ def main() -> int:
     if created["state"] != "success":
         raise RunFailed(failures.final_message("create_tables", created))
     states = {ti["task_id"]: ti["state"] for ti in api.task_instances("create_tables", created["dag_run_id"])}
-    if states.get("Stop_execution") == "success":
+    if states.get(task_ids.STOP) == "success":
         say("  the schema changed: its asset triggers a full load")
     elif uploaded["uploaded"] or not any(
         r["state"] == "success" and r["data_interval_start"] is None for r in api.runs("final_project")

@@ -13,15 +13,46 @@ import sys
 import tempfile
 from datetime import UTC
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import pytest
 
-from dev.seed import upload_tree
-from dev.stack import Stack, free_port
+if TYPE_CHECKING:
+    from dev.stack import Stack
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = REPO.parent / "shared" / "data" / "sparkify"
+
+
+# ---------------------------------------------------------------- inside the Astro image
+# `astro dev pytest` runs the tests/ of the image it builds (it copies only dags/ and .astro/
+# into its container), so .dockerignore keeps tests/ in the image but dev/, bench/, tools/
+# and the repository's tooling files out. There only the layers that need nothing beyond
+# the runtime are collected: tests/dags/ (the DAGs parse and keep their shape on the
+# Runtime's Airflow) and tests/unit/ (the library's pure functions); the rest drives the
+# bare-machine stack or reads the repository's tooling. This file imports dev/ only inside
+# the fixtures that start services. A clone (make test, CI) has dev/ and collects everything.
+IN_IMAGE = not (REPO / "dev").is_dir()
+IMAGE_LAYERS = ("dags", "unit")
+
+
+def pytest_report_header(config) -> str | None:
+    if IN_IMAGE:
+        return f"no dev/ here (the Astro image): collecting tests/{{{','.join(IMAGE_LAYERS)}}} only"
+    return None
+
+
+def pytest_ignore_collect(collection_path, config) -> bool | None:
+    if not IN_IMAGE:
+        return None
+    try:
+        parts = Path(collection_path).relative_to(REPO / "tests").parts
+    except ValueError:
+        return None
+    if parts and parts[0] not in IMAGE_LAYERS and (Path(collection_path).is_dir() or parts[0].startswith("test_")):
+        return True
+    return None
 
 
 # ---------------------------------------------------------------- skips (never in CI)
@@ -142,6 +173,8 @@ def airflow_db() -> None:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory) -> Stack:
     """PostgreSQL + moto on free ports; Airflow (dag.test) is pointed at them."""
+    from dev.stack import Stack, free_port
+
     with stack_state("stack") as state:
         stack = Stack(state, pg_port=free_port(), s3_port=free_port(), api_port=free_port(), bucket="sparkify-test")
         try:
@@ -157,6 +190,8 @@ def stack(tmp_path_factory) -> Stack:
 @pytest.fixture(scope="session")
 def real_bucket(stack) -> Path:
     """The real data set uploaded to the test bucket (once per session)."""
+    from dev.seed import upload_tree
+
     data = real_data_or_skip()
     upload_tree(stack.s3_client(), stack.bucket, data)
     return data
@@ -181,7 +216,9 @@ def scheduler_stack(tmp_path_factory):
     PostgreSQL) over their own PostgreSQL + moto, with a small generated sample in the bucket.
     Shared by every test that needs the scheduler, the API server or the UI. Yields (stack,
     data directory)."""
-    from include.sparkify.datagen import GeneratorSpec, generate
+    from dev.datagen import GeneratorSpec, generate
+    from dev.seed import upload_tree
+    from dev.stack import Stack, free_port
 
     root = tmp_path_factory.mktemp("scheduler")
     data = root / "data"

@@ -14,7 +14,7 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "reliability.md"
 
 
 def fault_lines() -> int:
-    from include.sparkify.datagen import generate
+    from dev.datagen import generate
     from tests.test_faults import SPEC
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -249,7 +249,7 @@ def run_seed(stack, bucket: str) -> subprocess.CompletedProcess:
 
 
 def test_seed_service_creates_the_bucket_and_uploads_the_sample_once(stack, tmp_path):
-    from include.sparkify.datagen import GeneratorSpec, generate
+    from dev.datagen import GeneratorSpec, generate
 
     bucket = "sparkify-compose-seed"
     first = run_seed(stack, bucket)
@@ -429,7 +429,7 @@ def test_tests_that_need_local_tools_declare_them():
     assert tools_needed(["stack", "tmp_path"], "tests.test_bad_input") == LOCAL_STACK_MODULES
     assert tools_needed(["fault_stack"], "tests.test_faults") == LOCAL_STACK_MODULES
     assert tools_needed(["tmp_path"], "tests.test_sql_lint") == ("sqlfluff",)
-    assert tools_needed(["tmp_path"], "tests.test_window") == ()
+    assert tools_needed(["tmp_path"], "tests.unit.test_window") == ()
 
 
 def test_missing_tools_skip_with_a_reason_outside_ci_and_fail_in_ci(monkeypatch):

@@ -63,7 +63,7 @@ def song(**changes) -> bytes:
 
 @pytest.fixture(scope="module")
 def s3(stack):
-    from include.sparkify.datagen import LOG_JSON_PATH
+    from dev.datagen import LOG_JSON_PATH
 
     client = stack.s3_client()
     client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})

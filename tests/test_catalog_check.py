@@ -67,7 +67,7 @@ def test_hourly_runs_between_checks_do_not_list_the_catalog(stack, s3, monkeypat
     real_list_objects = staging.list_objects
 
     def counting_list_objects(*args, **kwargs):
-        listings.append(args[2].table)
+        listings.append(args[1].table)  # list_objects(s3_client, run)
         return real_list_objects(*args, **kwargs)
 
     monkeypatch.setattr(staging, "list_objects", counting_list_objects)

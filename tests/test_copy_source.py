@@ -1,4 +1,4 @@
-"""include/sparkify/copy_source.py against the S3 stand-in (moto): a source bucket laid out
+"""tools/copy_source.py against the S3 stand-in (moto): a source bucket laid out
 like s3://udacity-dend, copied server-side into a project bucket, then copied again."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from include.sparkify import copy_source as cs
+from tools import copy_source as cs
 
 SOURCE = "udacity-dend"
 OBJECTS = {
@@ -128,5 +128,7 @@ def test_default_items_follow_the_pipeline_settings(monkeypatch):
     from include.sparkify import config
 
     assert cs.default_items() == [f"{config.LOG_PREFIX}/", f"{config.SONG_PREFIX}/", config.LOG_JSONPATHS_KEY]
-    monkeypatch.setenv("SPARKIFY_SONG_PREFIX", "songs")
-    assert cs.default_items()[1] == "songs/"
+    # The settings config read from the environment (SPARKIFY_SONG_PREFIX, ...), not a copy of them.
+    monkeypatch.setattr(config, "SONG_PREFIX", "songs")
+    monkeypatch.setattr(config, "LOG_JSONPATHS_KEY", "paths/log.json")
+    assert cs.default_items() == [f"{config.LOG_PREFIX}/", "songs/", "paths/log.json"]

@@ -1,4 +1,4 @@
-"""Tests for include/sparkify/datagen.py.
+"""Tests for dev/datagen.py.
 
 Every check reads the written files back with ``json`` (independently of the
 generator's own bookkeeping), using small specs so the module runs in seconds.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from include.sparkify.datagen import GeneratorSpec, generate, main
+from dev.datagen import GeneratorSpec, generate, main
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared/data/sparkify"
 

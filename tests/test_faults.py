@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from dev.datagen import GeneratorSpec, generate
 from dev.seed import upload_tree
 from dev.stack import REPO, Stack, free_port
 from include.sparkify import staging
-from include.sparkify.datagen import GeneratorSpec, generate
 from include.sparkify.window import Window
 from tests.conftest import stack_state
 

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.scheduler
 
 @pytest.fixture(scope="module")
 def failed_make_run(tmp_path_factory):
-    from include.sparkify.datagen import GeneratorSpec, generate
+    from dev.datagen import GeneratorSpec, generate
 
     root = tmp_path_factory.mktemp("make-run")
     data = root / "data"

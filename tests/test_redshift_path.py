@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -131,13 +132,26 @@ def test_hourly_events_copy_with_iam_role(redshift, monkeypatch, caplog):
     sql = [s for s, _ in recorder.statements]
     params = dict(recorder.statements)
     # Only the day file's rows are replaced (also those a full load COPYed from the prefix) ...
-    delete = "DELETE FROM staging_events WHERE source_key = %s OR (source_key = %s AND ts >= %s AND ts < %s)"
-    assert params[delete] == ("log_data/2018/11/2018-11-15-events.json", "log_data/", 1542240000000, 1542326400000)
-    insert = (
-        "INSERT INTO staging_events (page, ts, userid, source_key) SELECT page, ts, userid, %s "
-        "FROM incoming_staging_events"
+    delete = (
+        "DELETE FROM staging_events WHERE source_key = %(key)s "
+        "OR (source_key = %(prefix_tag)s AND ts >= %(day_start)s AND ts < %(day_end)s)"
     )
-    assert params[insert] == ("log_data/2018/11/2018-11-15-events.json",)
+    day_start = int(datetime(2018, 11, 15, tzinfo=UTC).timestamp() * 1000)
+    assert (
+        params[delete]
+        | {
+            "key": "log_data/2018/11/2018-11-15-events.json",
+            "prefix_tag": "log_data/",
+            "day_start": day_start,
+            "day_end": day_start + 86_400_000,
+        }
+        == params[delete]
+    )
+    insert = (
+        "INSERT INTO staging_events (page, ts, userid, source_key) SELECT page, ts, userid, "
+        "CAST(%(key)s AS VARCHAR(1024)) AS source_key FROM incoming_staging_events"
+    )
+    assert params[insert]["key"] == "log_data/2018/11/2018-11-15-events.json"
     assert sql.index(delete) < sql.index(copy) < sql.index(insert)  # ... then loaded ...
     assert recorder.commits == 1  # ... in one transaction
     assert any("sys_load_error_detail" in s for s in sql)
@@ -170,7 +184,33 @@ def test_full_load_events_copies_the_prefix(redshift, monkeypatch):
     assert copy.startswith(f"COPY staging_events (page, ts, userid) FROM 's3://{bucket}/log_data/' IAM_ROLE")
     sql = [s for s, _ in recorder.statements]
     assert "DELETE FROM staging_events" in sql
-    assert ("UPDATE staging_events SET source_key = %s WHERE source_key IS NULL", ("log_data/",)) in recorder.statements
+    assert (
+        "UPDATE staging_events SET source_key = %(tag)s WHERE source_key IS NULL",
+        {"tag": "log_data/"},
+    ) in recorder.statements
+
+
+def select_list_parameters(statement: str) -> list[str]:
+    """The bound parameters of a statement that sit in a SELECT list without a CAST around them."""
+    bare = []
+    for select in re.findall(r"\bSELECT\b(.*?)\bFROM\b", statement):
+        bare += re.findall(r"(?<!CAST\()%\(\w+\)s", select)
+    return bare
+
+
+def test_no_untyped_parameter_in_a_select_list(redshift, monkeypatch):
+    """redshift_connector sends a Python str as type "unknown", which Redshift refuses in a
+    SELECT list (aws/amazon-redshift-python-driver issue 59): every such parameter is CAST."""
+    bucket, recorder = redshift
+    monkeypatch.setattr(config, "REDSHIFT_IAM_ROLE", ROLE)
+    run_stage(
+        staging.EVENTS, Window(datetime(2018, 11, 15, 13, tzinfo=UTC), datetime(2018, 11, 15, 14, tzinfo=UTC)), bucket
+    )
+    run_stage(staging.SONGS, Window(), bucket)
+    inserts = [sql for sql, _ in recorder.statements if sql.startswith("INSERT")]
+    assert any("staging_rejects" in sql for sql in inserts) and any("incoming_" in sql for sql in inserts)
+    assert {sql: select_list_parameters(sql) for sql in inserts} == {sql: [] for sql in inserts}
+    assert select_list_parameters("INSERT INTO t SELECT %(a)s, CAST(%(b)s AS INT) FROM u") == ["%(a)s"]
 
 
 def test_role_from_the_aws_connection(redshift, monkeypatch, stack):

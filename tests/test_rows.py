@@ -1,4 +1,4 @@
-"""The PostgreSQL engine's fast path (include/sparkify/rows.py) against PostgreSQL itself.
+"""The PostgreSQL engine's fast path (include/sparkify/staging/rows.py) against PostgreSQL itself.
 
 For every staging column and many awkward JSON values, a record that the fast path maps
 must be one PostgreSQL would stage unchanged: jsonb_populate_record accepts it, no staging
@@ -13,9 +13,10 @@ import json
 
 import pytest
 
+from dev.datagen import LOG_JSON_PATH
 from include.sparkify import staging
-from include.sparkify.datagen import LOG_JSON_PATH
-from include.sparkify.rows import compile_mapper
+from include.sparkify.staging.rows import compile_mapper
+from include.sparkify.staging.sources import rule_case
 from tests.conftest import warehouse
 from tests.test_bad_input import EVENT, SONG
 
@@ -100,7 +101,7 @@ def postgres_row(conn, table: str, mapped: dict) -> tuple | None:
     if not fits:
         return None
     names = [name for name, _ in columns(conn, table)]
-    rule = staging.rule_case(table, prefix="r.")
+    rule = rule_case(table, prefix="r.")
     row = conn.execute(
         f"SELECT {rule}, {', '.join('r.' + n for n in names)} FROM jsonb_populate_record(NULL::{table}, %s::jsonb) AS r",
         (document,),

@@ -18,12 +18,10 @@ from __future__ import annotations
 import html
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 
 from airflow.sdk import BaseNotifier
 from airflow.sdk._shared.secrets_masker import redact
 
-from include.sparkify import config
 from include.sparkify.config import AlertSettings
 
 log = logging.getLogger(__name__)
@@ -177,19 +175,9 @@ class TaskAlert(BaseNotifier):
         return hash(("TaskAlert", self.event))
 
 
+# The callbacks of every Sparkify task (include/sparkify/dag_defaults.py).
 ON_FAILURE = TaskAlert("failed")
 ON_RETRY = TaskAlert("up for retry")
-
-# The task defaults every Sparkify DAG uses: retries, and the alerts above on failure and retry.
-DEFAULT_ARGS = {
-    "owner": "sparkify",
-    "retries": config.TASK_RETRIES,
-    "retry_delay": timedelta(seconds=config.RETRY_DELAY_SECONDS),
-    "depends_on_past": False,
-    "email_on_retry": False,
-    "on_failure_callback": ON_FAILURE,
-    "on_retry_callback": ON_RETRY,
-}
 
 
 # --------------------------------------------------------------------------- lateness

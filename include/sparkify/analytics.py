@@ -1,19 +1,12 @@
 """The analytics tables the downstream DAG builds from the star schema: each one a SELECT
-in include/sql/analytics/<table>.sql, rebuilt whole (DELETE + INSERT in one transaction)
-by the same load operator as the star schema, so its asset event carries the row counts."""
+in include/sql/analytics/<table>.sql, rebuilt whole (a truncate-insert load: DELETE +
+INSERT in one transaction) by the same load operator as the star schema, so its asset
+event carries the row counts."""
 
 from __future__ import annotations
 
-from include.sparkify.loads import LoadMode, TableLoadOperator, table_lock
-
-
-def build_statements(table: str) -> list[str]:
-    target = f'"{table}"'
-    return [
-        table_lock(target),
-        f"DELETE FROM {target}",
-        f"INSERT INTO {target}\n{{% include 'analytics/{table}.sql' %}}",
-    ]
+from include.sparkify.loads import LoadMode, TableLoadOperator, load_statements
+from include.sparkify.task_ids import QUALITY_GATE
 
 
 def build_table(task_id: str, table: str, **kwargs) -> TableLoadOperator:
@@ -22,14 +15,10 @@ def build_table(task_id: str, table: str, **kwargs) -> TableLoadOperator:
         task_id=task_id,
         table=table,
         mode=LoadMode.TRUNCATE_INSERT,
-        sql=build_statements(table),
+        sql=load_statements(table, LoadMode.TRUNCATE_INSERT, sql_file=f"analytics/{table}.sql"),
         doc_md=f"Rebuilds `{table}` from `include/sql/analytics/{table}.sql`.",
         **kwargs,
     )
-
-
-# The task of final_project that succeeds only when every data-quality check passed.
-QUALITY_GATE = ("final_project", "Stop_execution")
 
 
 def upstream_runs(triggering_asset_events) -> dict[str, set[str]]:

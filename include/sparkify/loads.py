@@ -15,6 +15,7 @@ from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 
 from include.sparkify import config
 from include.sparkify.monitoring import load_metadata
+from include.sparkify.task_ids import STAGING_TASKS
 
 
 class LoadMode(StrEnum):
@@ -33,8 +34,8 @@ TABLES = {
 }
 
 
-# The staging tables each table is loaded from (for the asset event's source objects), and
-# the final_project tasks that stage them.
+# The staging tables each table is loaded from: the load pulls their staging tasks' results
+# (task_ids.STAGING_TASKS) for its asset event's source objects.
 STAGED_FROM = {
     "songplays": ("staging_events", "staging_songs"),
     "users": ("staging_events",),
@@ -42,7 +43,6 @@ STAGED_FROM = {
     "artists": ("staging_songs",),
     "time": ("staging_events",),
 }
-STAGING_TASKS = {"staging_events": "Stage_events", "staging_songs": "Stage_songs"}
 
 # What each statement of a mode does, in order: its row count is "deleted", "inserted" or neither.
 STATEMENT_ROLES = {
@@ -65,16 +65,20 @@ def table_lock(target: str) -> str:
 
 
 def quote(identifier: str) -> str:
-    if identifier not in TABLES and identifier not in {key for key, _ in TABLES.values()}:
+    """The identifier double-quoted, if it names a table (or a table's key) loads may write:
+    the star schema's and the analytics table."""
+    known = {*TABLES, *(key for key, _ in TABLES.values()), config.ANALYTICS_TABLE}
+    if identifier not in known:
         raise ValueError(f"{identifier!r} is not a table or key of the Sparkify schema")
     return f'"{identifier}"'
 
 
-def load_statements(table: str, mode: LoadMode | str, key: str | None = None) -> list[str]:
-    """The statements of one load; the SELECT is included from load/<table>.sql at render time."""
+def load_statements(table: str, mode: LoadMode | str, key: str | None = None, sql_file: str | None = None) -> list[str]:
+    """The statements of one load. The SELECT is included at render time from ``sql_file``
+    (a path under include/sql/; default ``load/<table>.sql``)."""
     mode = LoadMode(mode)
     target = quote(table)
-    select = "{% include 'load/" + table + ".sql' %}"
+    select = "{% include '" + (sql_file or f"load/{table}.sql") + "' %}"
     if mode is LoadMode.TRUNCATE_INSERT:
         # DELETE, not TRUNCATE: TRUNCATE commits implicitly in Redshift.
         return [table_lock(target), f"DELETE FROM {target}", f"INSERT INTO {target}\n{select}"]
@@ -124,8 +128,8 @@ class TableLoadOperator(SQLExecuteQueryOperator):
                 totals[role] += max(int(count), 0)
         staged = []
         if self.staged_from:
-            task_ids = [STAGING_TASKS[t] for t in self.staged_from]
-            staged = [r for r in context["ti"].xcom_pull(task_ids=task_ids) or [] if isinstance(r, dict)]
+            staging_task_ids = [STAGING_TASKS[t] for t in self.staged_from]
+            staged = [r for r in context["ti"].xcom_pull(task_ids=staging_task_ids) or [] if isinstance(r, dict)]
         metadata = load_metadata(
             self.table, self.mode.value, totals["inserted"], totals["deleted"], context.get("dag_run"), staged
         )

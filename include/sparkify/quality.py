@@ -16,6 +16,7 @@ from airflow.sdk import TaskGroup
 from include.sparkify import config
 from include.sparkify.loads import TABLES
 from include.sparkify.monitoring import RecordedCheck
+from include.sparkify.task_ids import QUALITY_CHECKS
 
 # Columns that must never be NULL, besides each table's key.
 NOT_NULL = {
@@ -89,7 +90,7 @@ def keys_valid(table: str, mapping: dict, task_id: str | None = None) -> SQLColu
     )
 
 
-def quality_checks(group_id: str = "Run_data_quality_checks") -> TaskGroup:
+def quality_checks(group_id: str = QUALITY_CHECKS) -> TaskGroup:
     with TaskGroup(group_id=group_id, tooltip="Data-quality gates on the star schema") as group:
         per_table = [not_empty(table) >> keys_valid(table, column_mapping(table)) for table in TABLES]
         relational = [

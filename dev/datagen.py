@@ -49,7 +49,7 @@ events=1_000_000, songs=100_000 (996k-998k events written, 480 MB):
 
 CLI::
 
-    python -m include.sparkify.datagen OUT_DIR [--events N] [--songs N]
+    python -m dev.datagen OUT_DIR [--events N] [--songs N]
         [--users N] [--days N] [--start YYYY-MM-DD] [--seed N]
 """
 
@@ -926,7 +926,7 @@ def generate(out_dir: Path | str, spec: GeneratorSpec = GeneratorSpec()) -> dict
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m include.sparkify.datagen",
+        prog="python -m dev.datagen",
         description="Generate Sparkify-format log and song data in the S3 layout.",
     )
     d = GeneratorSpec()

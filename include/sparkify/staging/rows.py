@@ -5,7 +5,7 @@ whose mapped values already have their column's type (a ``str`` within the VARCH
 length, an ``int`` in range, a number for a float column, or null) and that breaks none
 of the staging rules. Anything else (a string where a number belongs, a number where a
 string belongs, malformed JSON, a broken rule) is left to PostgreSQL's own parsing in
-``staging.POSTGRES_LOAD``, which decides exactly as before and gives the reject reason.
+``include/sql/staging/postgres/check_records.sql``, which decides and gives the reject reason.
 
 So this module only has to be conservative: a record it wrongly calls suspect is still
 staged correctly, only more slowly; it must never pass a record PostgreSQL would refuse.
@@ -66,7 +66,7 @@ def compile_mapper(columns: list[tuple[str, str]], fields: list[str | None], rul
 
     ``columns``: (name, PostgreSQL type) in COPY order; ``fields``: the JSON key each column
     takes (None: not a top-level key, e.g. a nested jsonpath); ``rules``: Python conditions
-    over the column names that reject a row when true (see staging.RULES).
+    over the column names that reject a row when true (see sources.RULES).
     """
     import orjson
 

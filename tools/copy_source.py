@@ -1,6 +1,8 @@
 """Copy the Udacity source data into the project bucket, server-side and repeatably.
 
-What it copies (the layout the pipeline reads, see ``config``)::
+A deployment tool, run from a clone of the project (never part of the Astro image).
+
+What it copies (the layout the pipeline reads: ``include/sparkify/config.py``)::
 
     s3://udacity-dend/log_data/...            -> s3://<bucket>/log_data/...
     s3://udacity-dend/song_data/...           -> s3://<bucket>/song_data/...
@@ -22,7 +24,7 @@ How:
 
 CLI (the project's virtualenv; AWS credentials as for the AWS CLI)::
 
-    python -m include.sparkify.copy_source --bucket MY_BUCKET [--source-bucket udacity-dend]
+    python -m tools.copy_source --bucket MY_BUCKET [--source-bucket udacity-dend]
         [--region us-west-2] [--endpoint-url URL] [--threads 16] [--dry-run]
 
 or ``make copy-udacity BUCKET=MY_BUCKET``. The caller needs ``s3:ListBucket`` and
@@ -40,6 +42,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
+from dev.console import say
+from include.sparkify import config
+
 SOURCE_BUCKET = "udacity-dend"
 # CopyObject copies up to 5 GiB in one request; above this, use the managed multipart copy.
 LARGE_OBJECT = 5 * 1024**3
@@ -47,11 +52,8 @@ SOURCE_ETAG_META = "source-etag"
 
 
 def default_items() -> list[str]:
-    """The source prefixes and keys the pipeline reads (env-overridable, as in config)."""
-    log_prefix = os.environ.get("SPARKIFY_LOG_PREFIX", "log_data")
-    song_prefix = os.environ.get("SPARKIFY_SONG_PREFIX", "song_data")
-    jsonpaths = os.environ.get("SPARKIFY_LOG_JSONPATHS_KEY", "log_json_path.json")
-    return [log_prefix.rstrip("/") + "/", song_prefix.rstrip("/") + "/", jsonpaths]
+    """The source prefixes and keys the pipeline reads (``config``: SPARKIFY_LOG_PREFIX, ...)."""
+    return [config.LOG_PREFIX.rstrip("/") + "/", config.SONG_PREFIX.rstrip("/") + "/", config.LOG_JSONPATHS_KEY]
 
 
 @dataclass
@@ -109,7 +111,7 @@ def copy_source(
     from boto3.s3.transfer import TransferConfig
 
     items = items or default_items()
-    say = progress or (lambda message: None)
+    report = progress or (lambda message: None)
     result = CopyResult()
     todo: list[tuple[str, dict]] = []
     for item in items:
@@ -123,7 +125,7 @@ def copy_source(
         ]
         result.skipped += len(source) - len(pending)
         todo.extend(pending)
-        say(
+        report(
             f"listed s3://{src_bucket}/{item}: {len(source)} objects, "
             f"{len(source) - len(pending)} already in s3://{dst_bucket}, {len(pending)} to copy"
         )
@@ -131,7 +133,7 @@ def copy_source(
         raise SystemExit(f"nothing found in s3://{src_bucket}/ under {items}: wrong bucket or no access?")
     total = len(todo)
     if dry_run or not total:
-        say(f"{'dry run: would copy' if dry_run else 'nothing to copy:'} {total} of {result.listed} objects")
+        report(f"{'dry run: would copy' if dry_run else 'nothing to copy:'} {total} of {result.listed} objects")
         return result
 
     # Multipart copies of at least 5 MiB parts (the S3 minimum) for objects above large_object.
@@ -157,7 +159,7 @@ def copy_source(
 
     started = last = time.monotonic()
     done = 0
-    say(f"copying {total} objects with {threads} threads (server-side) ...")
+    report(f"copying {total} objects with {threads} threads (server-side) ...")
     with ThreadPoolExecutor(max(1, threads)) as pool:
         futures = {pool.submit(copy_one, key, meta): key for key, meta in todo}
         for future in as_completed(futures):
@@ -172,13 +174,13 @@ def copy_source(
                 now = time.monotonic()
                 if now - last >= progress_every or done == total:
                     last = now
-                    say(
+                    report(
                         f"  {done}/{total} done: {result.copied} copied, {result.skipped} skipped, "
                         f"{len(result.failed)} failed ({result.bytes_copied / 1e6:.1f} MB, {now - started:.0f}s)"
                     )
     for key, error in result.failed[:20]:
-        say(f"  FAILED {key}: {error}")
-    say(
+        report(f"  FAILED {key}: {error}")
+    report(
         f"done: {result.copied} copied, {result.skipped} already there, {len(result.failed)} failed "
         f"of {result.listed} objects in {time.monotonic() - started:.0f}s"
     )
@@ -198,9 +200,7 @@ def s3_client(region: str | None, endpoint_url: str | None, threads: int):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m include.sparkify.copy_source", description=__doc__.split("\n\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m tools.copy_source", description=__doc__.split("\n\n")[0])
     parser.add_argument("--bucket", required=True, help="the project bucket (destination)")
     parser.add_argument("--source-bucket", default=SOURCE_BUCKET)
     parser.add_argument(
@@ -218,9 +218,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--dry-run", action="store_true", help="list and count, copy nothing")
     args = parser.parse_args(argv)
-
-    def say(message: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
     result = copy_source(
         s3_client(args.region, args.endpoint_url, args.threads),

@@ -1,0 +1,83 @@
+"""The S3 side of staging: which objects a load reads, their fingerprint, and the
+jsonpaths file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from include.sparkify.staging.lines import parse_jsonpath
+from include.sparkify.staging.sources import EVENTS, StagingError, StagingRun
+
+MAX_LISTED_SOURCES = 31  # a month of day files is listed key by key; more is summarised
+
+
+@dataclass(frozen=True)
+class S3Object:
+    key: str
+    size: int
+    etag: str
+
+
+def list_objects(s3_client, run: StagingRun) -> tuple[list[S3Object], list[str], list[str]]:
+    """The JSON objects a load reads, the expected keys that are missing, and keys ignored.
+
+    A full load (or the song catalog) reads every ``.json`` object under the prefix; an
+    interval load of the logs reads the daily files covering the interval.
+    """
+    source, window = run.source, run.window
+    if source is EVENTS and not window.full:
+        wanted = window.log_keys(source.prefix)
+        found = []
+        for key in wanted:
+            found += _list(s3_client, run.bucket, key, exact=True)
+        present = {o.key for o in found}
+        return found, [k for k in wanted if k not in present], []
+    everything = _list(s3_client, run.bucket, source.prefix_tag)
+    objects = [o for o in everything if o.key.endswith(".json")]
+    ignored = [o.key for o in everything if not o.key.endswith(".json")]
+    return objects, [], ignored
+
+
+def _list(s3_client, bucket: str, prefix: str, exact: bool = False) -> list[S3Object]:
+    out = []
+    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            if exact and item["Key"] != prefix:
+                continue
+            out.append(S3Object(item["Key"], int(item["Size"]), item.get("ETag", "").strip('"')))
+    out.sort(key=lambda o: o.key)
+    return out
+
+
+def fingerprint(objects: Iterable[S3Object]) -> str:
+    """One hash of the objects' keys, sizes and ETags: equal iff the same objects are listed."""
+    digest = hashlib.sha256()
+    for o in objects:
+        digest.update(f"{o.key}\t{o.size}\t{o.etag}\n".encode())
+    return digest.hexdigest()
+
+
+def describe_sources(run: StagingRun, objects: list[S3Object]) -> list[str]:
+    """The S3 objects a load read, for logs and asset-event metadata: every URI for a few,
+    else one line for the prefix (a full catalog would not fit an XCom comfortably)."""
+    if len(objects) <= MAX_LISTED_SOURCES:
+        return [run.uri(obj.key) for obj in objects]
+    return [f"{run.uri(run.source.prefix)}/ ({len(objects)} objects, {sum(o.size for o in objects)} bytes)"]
+
+
+def read_jsonpaths(s3_client, bucket: str, key: str) -> list[list[str]]:
+    """The paths of a Redshift jsonpaths file, each as a list of keys."""
+    try:
+        body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except s3_client.exceptions.NoSuchKey:
+        raise StagingError(f"jsonpaths file s3://{bucket}/{key} does not exist") from None
+    try:
+        paths = json.loads(body)["jsonpaths"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StagingError(f"s3://{bucket}/{key} is not a jsonpaths file: {exc}") from None
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise StagingError(f"s3://{bucket}/{key} is not a jsonpaths file: 'jsonpaths' is not a list of strings")
+    return [parse_jsonpath(p) for p in paths]

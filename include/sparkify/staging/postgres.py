@@ -1,0 +1,191 @@
+"""The PostgreSQL engine (the local stand-in for Redshift): S3 objects streamed through the
+AWS connection into ``COPY ... FROM STDIN``, with the same column mapping as Redshift's
+COPY (jsonpaths for logs, key names for songs).
+
+Plainly valid records are mapped in Python (rows.py) and sent as binary rows; any other
+record is parsed and checked by PostgreSQL itself (include/sql/staging/postgres/), which
+decides what fits and why the rest does not. Memory stays flat whatever the object size:
+objects are read in chunks and never held whole.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+from include.sparkify.staging.engine import Engine
+from include.sparkify.staging.lines import split_array, split_lines
+from include.sparkify.staging.objects import S3Object, read_jsonpaths
+from include.sparkify.staging.rows import compile_mapper
+from include.sparkify.staging.sources import RULES, StageResult, StagingError, rule_case
+from include.sparkify.staging.statements import render
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20  # bytes read from S3 at a time
+SMALL_OBJECT = 4 << 20  # objects up to this size are fetched whole, several at a time
+FETCH_THREADS = 8
+COPY_FLUSH = 1 << 20  # bytes buffered before each write to COPY
+SPOOL_IN_MEMORY = 8 << 20  # suspect records kept in memory before spilling to a temporary file
+
+
+class PostgresEngine(Engine):
+    """Stream S3 objects into COPY FROM STDIN; PostgreSQL parses and maps what Python does not."""
+
+    name = "postgres"
+
+    def connect(self):
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+        conn = PostgresHook(postgres_conn_id=self.run.redshift_conn_id).get_conn()
+        conn.autocommit = False
+        return conn
+
+    def empty(self) -> None:
+        self.query(f"TRUNCATE {self.run.table}")  # transactional in PostgreSQL
+
+    def columns(self) -> list[tuple[str, str]]:
+        return self.execute("postgres/column_types")
+
+    def load(self, objects: list[S3Object], result: StageResult) -> None:
+        """Two paths in one transaction. Records that are plainly valid (rows.py) are mapped
+        in Python and streamed into a binary COPY; the rest (if any) are spooled and then
+        parsed, mapped and checked by PostgreSQL, which stages what fits and rejects the rest
+        with the reason."""
+        from psycopg import sql
+
+        source = self.run.source
+        columns = [c for c in self.columns() if c[0] != "source_key"]
+        paths = None
+        if source.jsonpaths_key:
+            paths = read_jsonpaths(self.s3, self.run.bucket, source.jsonpaths_key)
+            if len(paths) != len(columns):
+                raise StagingError(
+                    f"{self.run.uri(source.jsonpaths_key)} has {len(paths)} paths but {source.table} has "
+                    f"{len(columns)} columns: COPY maps them one to one, in order"
+                )
+        fields = [p[0] if len(p) == 1 else None for p in paths] if paths else [name for name, _ in columns]
+        mapper = compile_mapper(columns, fields, [python for _, python, _ in RULES[source.table]])
+        targets = [name for name, _ in columns] + (["source_key"] if source.keyed else [])
+        binary_copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            sql.Identifier(source.table), sql.SQL(", ").join(map(sql.Identifier, targets))
+        )
+
+        suspect_count = fast_rows = 0
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as suspects:
+            cur = self.conn.cursor()
+            with cur.copy(binary_copy) as copy:
+                if mapper is not None:
+                    copy.set_types(mapper.copy_types + (["varchar"] if source.keyed else []))
+                write_row = copy.write_row
+                for idx, obj, lines in self._read(objects):
+                    result.objects += 1
+                    result.bytes += obj.size
+                    extra = [obj.key] if source.keyed else []
+                    for number, reason, doc in lines:
+                        result.records += 1
+                        row = mapper(doc) if mapper is not None and not reason else None
+                        if row is None:
+                            suspects.write(b"%d\x02%d\x02%s\x02%s\n" % (idx, number, reason, doc))
+                            suspect_count += 1
+                        else:
+                            write_row(row + extra)
+                            fast_rows += 1
+            cur.close()
+            result.rows = fast_rows
+            if suspect_count:
+                log.info(
+                    "%s: %d of %d records are not plainly valid; PostgreSQL parses and checks them.",
+                    source.table,
+                    suspect_count,
+                    result.records,
+                )
+                suspects.seek(0)
+                result.rows += self._load_suspects(objects, columns, paths, suspects)
+        result.rejected = result.records - result.rows
+
+    def _load_suspects(
+        self, objects: list[S3Object], columns: list[tuple[str, str]], paths: list[list[str]] | None, spool
+    ) -> int:
+        """Stage the spooled records with PostgreSQL's own JSON parsing and type input
+        functions; returns the rows staged (the others go to staging_rejects)."""
+        from psycopg import sql
+
+        source = self.run.source
+        if paths:
+            mapped = sql.SQL("jsonb_build_object({})").format(
+                sql.SQL(", ").join(
+                    sql.SQL("{}, j -> {}").format(sql.Literal(name), sql.Literal(path[0]))
+                    if len(path) == 1
+                    else sql.SQL("{}, j #> {}").format(sql.Literal(name), sql.Literal(path))
+                    for (name, _), path in zip(columns, paths)
+                )
+            )
+        else:
+            mapped = sql.SQL("j")
+        if source.keyed:
+            mapped = sql.SQL("{} || jsonb_build_object('source_key', p.source_key)").format(mapped)
+
+        self.execute("postgres/raw_lines")
+        cur = self.conn.cursor()
+        with cur.copy("COPY raw_lines FROM STDIN WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')") as copy:
+            while block := spool.read(COPY_FLUSH):
+                copy.write(block)
+        with cur.copy("COPY raw_objects FROM STDIN") as copy:
+            for idx, obj in enumerate(objects):
+                copy.write_row((idx, obj.key))
+        cur.close()
+
+        column_types = sql.SQL(", ").join(
+            sql.SQL("({}, {})").format(sql.Literal(name), sql.Literal(type_)) for name, type_ in columns
+        )
+        self.execute(
+            "postgres/check_records",
+            mapped=mapped.as_string(self.conn),
+            column_types=column_types.as_string(self.conn),
+            rule_case=rule_case(source.table, prefix="r."),
+        )
+        staged = self.execute("postgres/insert_checked")[0][0]
+        self.insert_rejects(f"({render('postgres/checked_rejects')[0]})")
+        return int(staged)
+
+    def _read(self, objects: list[S3Object]) -> Iterator[tuple[int, S3Object, Iterator[tuple[int, bytes, bytes]]]]:
+        """Each object with its lines, in key order. Small objects are fetched several at a
+        time (a bounded number ahead); large ones are streamed in chunks."""
+
+        def fetch(obj: S3Object) -> bytes | None:
+            if obj.size > SMALL_OBJECT:
+                return None
+            return self.s3.get_object(Bucket=self.run.bucket, Key=obj.key)["Body"].read()
+
+        with ThreadPoolExecutor(FETCH_THREADS) as pool:
+            pending = []
+            ahead = FETCH_THREADS * 4
+            for idx, obj in enumerate(objects):
+                pending.append((idx, obj, pool.submit(fetch, obj)))
+                if len(pending) > ahead:
+                    yield self._emit(*pending.pop(0))
+            for item in pending:
+                yield self._emit(*item)
+
+    def _emit(self, idx: int, obj: S3Object, future):
+        body = future.result()
+        chunks = iter([body] if body is not None else self._stream(obj))
+        head = b""
+        for chunk in chunks:  # peek: a file that is one JSON array is read as its elements
+            head += chunk
+            if head.lstrip(b"\xef\xbb\xbf \t\r\n"):
+                break
+        if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+            return idx, obj, split_array(head + b"".join(chunks))
+        return idx, obj, split_lines(itertools.chain([head], chunks))
+
+    def _stream(self, obj: S3Object) -> Iterator[bytes]:
+        body = self.s3.get_object(Bucket=self.run.bucket, Key=obj.key)["Body"]
+        try:
+            yield from iter(lambda: body.read(CHUNK), b"")
+        finally:
+            body.close()

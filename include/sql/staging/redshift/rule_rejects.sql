@@ -1,0 +1,9 @@
+-- Staged rows that break one of the staging rules (staging.sources.RULES), as rejects. COPY
+-- does not say which line a row came from: line 0, and the row's values as its text.
+SELECT
+    CAST({{ param("source_key") }} AS VARCHAR(1024)) AS source_key,
+    0 AS line_number,
+    CAST({{ param("reason") }} AS VARCHAR(1024)) AS reason,
+    {{ row_text }} AS raw_text
+FROM {{ table }}
+WHERE {{ rule }}

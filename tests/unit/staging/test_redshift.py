@@ -1,0 +1,146 @@
+"""The Redshift engine (include/sparkify/staging/redshift.py): COPY, credentials, rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+
+from include.sparkify import config
+from include.sparkify.staging.objects import S3Object
+from include.sparkify.staging.redshift import RedshiftEngine, copy_statement
+from include.sparkify.staging.sources import EVENTS, SONGS, StageResult, StagingError, StagingRun
+from include.sparkify.window import Window
+from tests.unit.staging.fakes import Recorder
+
+HOUR = Window(datetime(2018, 11, 30, 13, tzinfo=UTC), datetime(2018, 11, 30, 14, tzinfo=UTC))
+ROLE = "arn:aws:iam::1:role/r"
+
+
+class Hook:
+    """The two things RedshiftEngine asks of its S3Hook."""
+
+    aws_conn_id = "aws_credentials"
+
+    def __init__(self, extra: dict | None = None, token: str | None = None) -> None:
+        self.extra, self.token = extra or {}, token
+
+    def get_connection(self, conn_id: str):
+        assert conn_id == "aws_credentials"
+        return SimpleNamespace(extra_dejson=self.extra)
+
+    def get_credentials(self):
+        return SimpleNamespace(access_key="AK", secret_key="SK", token=self.token)
+
+
+def engine(source=EVENTS, window=HOUR, hook=None, answers=None) -> tuple[RedshiftEngine, Recorder]:
+    eng = RedshiftEngine(StagingRun(source, window, "run-1", "bucket"), hook or Hook(), None)
+    eng.conn = Recorder(answers)
+    return eng, eng.conn
+
+
+def test_copy_statement_for_logs_and_songs():
+    logs = copy_statement(
+        "staging_events",
+        "s3://b/log_data/2018/11/2018-11-15-events.json",
+        "s3://b/log_json_path.json",
+        "IAM_ROLE 'arn:aws:iam::1:role/r'",
+        "us-west-2",
+    )
+    assert logs.startswith("COPY staging_events FROM 's3://b/log_data/2018/11/2018-11-15-events.json' ")
+    assert "FORMAT AS JSON 's3://b/log_json_path.json'" in logs
+    assert "REGION 'us-west-2'" in logs and "IAM_ROLE 'arn:aws:iam::1:role/r'" in logs
+    songs = copy_statement("staging_songs", "s3://b/song_data/", None, "IAM_ROLE 'x'", "eu-west-1")
+    assert "FORMAT AS JSON 'auto'" in songs and "REGION 'eu-west-1'" in songs
+    with pytest.raises(StagingError):
+        copy_statement("users; drop table x", "s3://b/k", None, "", "r")
+    assert "'s3://b/it''s'" in copy_statement("staging_songs", "s3://b/it's", None, "", "r")
+
+
+def test_copy_statement_with_columns():
+    sql = copy_statement("incoming_staging_events", "s3://b/k", None, "C", "r", ["artist", "ts"])
+    assert (
+        sql
+        == "COPY incoming_staging_events (artist, ts) FROM 's3://b/k' C FORMAT AS JSON 'auto' REGION 'r' MAXERROR 100000 COMPUPDATE OFF STATUPDATE OFF"
+    )
+    with pytest.raises(StagingError):
+        copy_statement("staging_events", "s3://b/k", None, "C", "r", ["ts); DROP TABLE x; --"])
+
+
+def test_credentials_use_the_configured_role_first(monkeypatch):
+    monkeypatch.setattr(config, "REDSHIFT_IAM_ROLE", ROLE)
+    eng, _ = engine(hook=Hook(extra={"role_arn": "arn:aws:iam::2:role/other"}))
+    assert eng.credentials() == (f"IAM_ROLE '{ROLE}'", f"IAM_ROLE '{ROLE}'")
+
+
+def test_credentials_use_the_connection_role_then_its_keys(monkeypatch):
+    monkeypatch.setattr(config, "REDSHIFT_IAM_ROLE", "")
+    eng, _ = engine(hook=Hook(extra={"role_arn": ROLE}))
+    assert eng.credentials() == (f"IAM_ROLE '{ROLE}'", f"IAM_ROLE '{ROLE}'")
+    eng, _ = engine(hook=Hook())
+    assert eng.credentials() == ("CREDENTIALS 'aws_access_key_id=AK;aws_secret_access_key=SK'", "CREDENTIALS '***'")
+    eng, _ = engine(hook=Hook(token="T"))
+    assert eng.credentials()[0] == "CREDENTIALS 'aws_access_key_id=AK;aws_secret_access_key=SK;token=T'"
+
+
+def test_apply_rules_moves_rule_breakers_to_the_rejects():
+    eng, conn = engine(
+        SONGS,
+        answers=[
+            ("information_schema.columns", [("song_id",), ("artist_id",)]),
+            ("SELECT COUNT(*) FROM staging_songs WHERE song_id IS NULL", [(2,)]),
+            ("SELECT COUNT(*) FROM staging_songs WHERE artist_id IS NULL", [(1,)]),
+        ],
+    )
+    assert eng.apply_rules() == 3
+    calls = conn.calls[1:]  # after the column listing
+    assert [sql for sql, _ in calls[1::3]] == [
+        "SELECT COUNT(*) FROM staging_songs WHERE song_id IS NULL",
+        "SELECT COUNT(*) FROM staging_songs WHERE artist_id IS NULL",
+    ]
+    assert [sql for sql, _ in calls[2::3]] == [
+        "DELETE FROM staging_songs WHERE song_id IS NULL",
+        "DELETE FROM staging_songs WHERE artist_id IS NULL",
+    ]
+    for (sql, params), reason in zip(calls[::3], ["missing song_id", "missing artist_id"]):
+        assert sql.startswith("INSERT INTO staging_rejects")
+        for cast in ("CAST(%(table)s AS VARCHAR(64))", "CAST(%(run_id)s AS VARCHAR(256))"):
+            assert cast in sql
+        for cast in ("CAST(%(source_key)s AS VARCHAR(1024))", "CAST(%(reason)s AS VARCHAR(1024))"):
+            assert cast in sql
+        assert "'song_id=' || NVL(CAST(song_id AS VARCHAR), 'null') || ' | ' || 'artist_id='" in sql
+        assert params == {
+            "table": "staging_songs",
+            "run_id": "run-1",
+            "source_key": f"s3://bucket/{SONGS.prefix}/ (COPY)",
+            "reason": reason,
+        }
+
+
+def test_an_hourly_load_copies_each_day_file_through_an_incoming_table(monkeypatch):
+    monkeypatch.setattr(config, "REDSHIFT_IAM_ROLE", ROLE)
+    monkeypatch.setattr(config, "S3_REGION", "us-west-2")
+    key = f"{EVENTS.prefix}/2018/11/2018-11-30-events.json"
+    eng, conn = engine(
+        answers=[
+            ("information_schema.columns", [("artist",), ("ts",), ("source_key",)]),
+            ("pg_last_copy_count", [(5, 42)]),
+            ("SELECT COUNT(*) FROM staging_events WHERE", [(0,)]),
+            ("COUNT(*) AS rejected", [(1,)]),
+        ]
+    )
+    result = StageResult("staging_events", "redshift")
+    eng.load([S3Object(key, 10, "e")], result)
+    assert (result.objects, result.bytes, result.rows, result.rejected, result.records) == (1, 10, 5, 1, 6)
+    sqls = [sql for sql, _ in conn.calls]
+    assert sqls[1] == "CREATE TEMP TABLE incoming_staging_events (LIKE staging_events)"
+    assert sqls[2] == (
+        f"COPY incoming_staging_events (artist, ts) FROM 's3://bucket/{key}' IAM_ROLE '{ROLE}' "
+        f"FORMAT AS JSON 's3://bucket/{EVENTS.jsonpaths_key}' REGION 'us-west-2' "
+        "MAXERROR 100000 COMPUPDATE OFF STATUPDATE OFF"
+    )
+    assert "FROM sys_load_error_detail" in sqls[4] and conn.calls[4][1]["query_id"] == 42
+    assert sqls[5].startswith("INSERT INTO staging_events (artist, ts, source_key)")
+    assert conn.calls[5][1]["key"] == key
+    assert sqls[6:8] == ["DELETE FROM incoming_staging_events", "DROP TABLE incoming_staging_events"]

@@ -1,0 +1,91 @@
+"""The data-quality gates (include/sparkify/quality.py) as built, without a warehouse: which
+checks run on which table and in what order, and what a failing check says."""
+
+from __future__ import annotations
+
+import pytest
+from airflow.sdk import DAG
+from airflow.sdk.exceptions import AirflowException
+
+from include.sparkify import config
+from include.sparkify.quality import (
+    RELATIONAL_CHECKS,
+    ColumnCheck,
+    RelationalCheck,
+    TableCheck,
+    column_mapping,
+    keys_valid,
+    not_empty,
+    quality_checks,
+)
+
+NO_NULLS_NO_DUPLICATES = {"null_check": {"equal_to": 0}, "unique_check": {"equal_to": 0}}
+NO_NULLS = {"null_check": {"equal_to": 0}}
+STAR = ("songplays", "users", "songs", "artists", "time")
+
+
+def test_column_mapping_checks_the_key_and_the_columns_that_must_be_set():
+    assert column_mapping("songplays") == {
+        "songplay_id": NO_NULLS_NO_DUPLICATES,
+        "start_time": NO_NULLS,
+        "user_id": NO_NULLS,
+    }
+    assert column_mapping("time") == {
+        "start_time": NO_NULLS_NO_DUPLICATES,
+        **dict.fromkeys(("hour", "day", "week", "month", "year", "weekday"), NO_NULLS),
+    }
+    assert column_mapping("artists") == {"artist_id": NO_NULLS_NO_DUPLICATES}
+
+
+def test_every_relational_check_has_its_sql_file():
+    for name in RELATIONAL_CHECKS:
+        assert (config.SQL_DIR / "checks" / f"{name}.sql").is_file(), name
+    assert {p.stem for p in (config.SQL_DIR / "checks").glob("*.sql")} == set(RELATIONAL_CHECKS)
+
+
+def test_the_operators_check_the_quoted_table_on_the_warehouse_connection():
+    empty = not_empty("users")
+    assert isinstance(empty, TableCheck) and empty.task_id == "users_not_empty"
+    assert empty.table == '"users"' and empty.conn_id == config.REDSHIFT_CONN_ID
+    assert empty.checks == {"row_count_check": {"check_statement": "COUNT(*) > 0"}}
+    keys = keys_valid("users", column_mapping("users"), task_id="k")
+    assert isinstance(keys, ColumnCheck) and keys.task_id == "k" and keys.table == '"users"'
+
+
+def test_the_group_runs_per_table_checks_then_the_relational_ones():
+    with DAG("quality_probe", schedule=None) as dag:
+        group = quality_checks("Checks")
+    assert group.group_id == "Checks"
+    up = {t.task_id: set(t.upstream_task_ids) for t in dag.tasks}
+    for table in STAR:
+        assert up[f"Checks.{table}_not_empty"] == set()
+        assert up[f"Checks.{table}_keys"] == {f"Checks.{table}_not_empty"}
+    last_per_table = {f"Checks.{table}_keys" for table in STAR}
+    for name, table in RELATIONAL_CHECKS.items():
+        task = dag.get_task(f"Checks.{name}")
+        assert isinstance(task, RelationalCheck) and task.checked_table == table
+        assert task.sql == f"checks/{name}.sql"
+        assert up[f"Checks.{name}"] == last_per_table
+    assert len(dag.tasks) == 2 * len(STAR) + len(RELATIONAL_CHECKS)
+
+
+def test_a_failing_column_check_names_its_table():
+    check = keys_valid("songs", column_mapping("songs"))
+    check.retry_on_failure = True
+    with pytest.raises(AirflowException, match=r'^Table "songs": Test failed: 2 duplicate song_id$'):
+        check._raise_exception("Test failed: 2 duplicate song_id")
+
+
+def test_a_relational_check_reports_its_figures_as_the_value_found():
+    check = RelationalCheck(task_id="songplays_match_staging", conn_id="x", sql="select 1", checked_table="songplays")
+    [passed] = check._build_check_results([True, 120, 120])
+    assert (passed.name, passed.table, passed.success, passed.actual) == (
+        "songplays_match_staging",
+        "songplays",
+        True,
+        "120; 120",
+    )
+    [failed] = check._build_check_results({"ok": False, "songplays": 118, "events": 120})
+    assert (failed.success, failed.actual) == (False, "118; 120")
+    [only_flag] = check._build_check_results([True])
+    assert only_flag.actual == "[True]"  # no figure: the provider's own text stays

@@ -15,6 +15,7 @@ import pytest
 
 from dev.stack import AWS_KEY_ID, AWS_SECRET
 from include.sparkify import config, staging
+from include.sparkify.staging import redshift as redshift_engine
 from include.sparkify.window import Window
 
 UTC = UTC
@@ -23,11 +24,17 @@ PASSWORD = "redshift-pw-must-not-leak"
 
 
 class Recorder:
-    """A DB-API connection that records statements and answers like Redshift."""
+    """A DB-API connection that records statements and answers like Redshift: every COPY
+    loads ``copied`` rows and refuses ``refused`` lines, which SYS_LOAD_ERROR_DETAIL lists
+    (``listed``, by default all of them)."""
 
-    def __init__(self):
+    def __init__(self, copied=7, refused=2, listed=None, history=True):
         self.statements = []
         self.commits = 0
+        self.copied, self.refused = copied, refused
+        self.listed = refused if listed is None else listed
+        self.history = history
+        self.query_id = 5000
 
     def cursor(self):
         return _Cursor(self)
@@ -47,18 +54,33 @@ class _Cursor:
         self.conn = conn
         self.description = None
         self.rows = []
+        self.rowcount = -1
 
     def execute(self, sql, params=None):
-        self.conn.statements.append((" ".join(sql.split()), params))
-        self.description, self.rows = None, []
-        if "pg_last_copy_count" in sql:
-            self.description, self.rows = [("n",), ("id",)], [(7, 4242)]
+        conn = self.conn
+        conn.statements.append((" ".join(sql.split()), params))
+        self.description, self.rows, self.rowcount = None, [], -1
+        answer = None
+        if sql.startswith("COPY "):
+            conn.query_id += 1
+        elif "PG_LAST_COPY_COUNT" in sql:
+            answer = [(conn.copied,)]
+        elif "FROM sys_load_history" in sql:
+            answer = [(conn.query_id, conn.copied, conn.refused, "s3://...")] if conn.history else []
+        elif "AS listed" in sql:
+            answer = [(conn.listed,)]
+        elif sql.startswith("INSERT INTO staging_rejects") and "sys_load_error_detail" in sql:
+            self.rowcount = conn.listed
+        elif "AS rejected" in sql:
+            answer = [(conn.refused,)]
         elif sql.startswith("SELECT COUNT(*)"):
-            self.description, self.rows = [("n",)], [(0,)]
+            answer = [(0,)]
         elif sql.startswith("SELECT column_name"):
-            self.description, self.rows = [("c",)], [("page",), ("ts",), ("userid",)]
+            answer = [("page",), ("ts",), ("userid",), ("source_key",)]
         elif sql.startswith("SELECT fingerprint"):
-            self.description, self.rows = [("f",)], []
+            answer = []
+        if answer is not None:
+            self.description, self.rows = [("c",)], answer
 
     def fetchall(self):
         return self.rows
@@ -77,8 +99,11 @@ def redshift(stack, monkeypatch):
         pass
     for key in (
         "log_data/2018/11/2018-11-15-events.json",
+        "log_data/2018/11/2018-11-15-events.json.1",  # COPY FROM its day file's key would load it too
         "log_data/2018/11/2018-11-16-events.json",
+        "log_data/_SUCCESS",
         "song_data/A/A/A/TRAAA.json",
+        "song_data/A/A/A/TRAAA.json.bak",
         "song_data/A/B/C/TRABC.json",
         "log_json_path.json",
     ):
@@ -98,6 +123,7 @@ def redshift(stack, monkeypatch):
     )
     recorder = Recorder()
     monkeypatch.setattr(staging.RedshiftEngine, "connect", lambda self: recorder)
+    monkeypatch.setattr(redshift_engine, "ACCOUNTING_WAIT_SECONDS", 0)
     return bucket, recorder
 
 
@@ -109,6 +135,7 @@ def run_stage(source, window, bucket):
         bucket=bucket,
         redshift_conn_id="redshift_prod",
         aws_conn_id="aws_credentials",
+        max_reject_fraction=1.0,  # the recorder's COPYs refuse 2 of 9 lines
     )
 
 
@@ -116,37 +143,47 @@ def copies(recorder):
     return [sql for sql, _ in recorder.statements if sql.startswith("COPY")]
 
 
-def test_hourly_events_copy_with_iam_role(redshift, monkeypatch, caplog):
+def manifest_urls(stack, bucket, copy):
+    """The objects the manifest a COPY reads lists (every entry mandatory)."""
+    uri = re.search(r"FROM '(s3://[^']+)'", copy)[1]
+    body = json.loads(stack.s3_client().get_object(Bucket=bucket, Key=uri.split("/", 3)[3])["Body"].read())
+    assert all(entry["mandatory"] is True for entry in body["entries"])
+    return [entry["url"] for entry in body["entries"]]
+
+
+def test_hourly_events_copy_through_a_manifest_of_the_day_file(redshift, monkeypatch, caplog, stack):
     bucket, recorder = redshift
     monkeypatch.setattr(config, "REDSHIFT_IAM_ROLE", ROLE)
     window = Window(datetime(2018, 11, 15, 13, tzinfo=UTC), datetime(2018, 11, 15, 14, tzinfo=UTC))
     with caplog.at_level(logging.INFO):
         result = run_stage(staging.EVENTS, window, bucket)
     (copy,) = copies(recorder)
-    assert copy == (
-        "COPY incoming_staging_events (page, ts, userid) "
-        f"FROM 's3://{bucket}/log_data/2018/11/2018-11-15-events.json' "
-        f"IAM_ROLE '{ROLE}' FORMAT AS JSON 's3://{bucket}/log_json_path.json' REGION 'us-west-2' "
-        "MAXERROR 100000 COMPUPDATE OFF STATUPDATE OFF"
+    manifest = (
+        f"s3://{bucket}/_sparkify/copy-manifests/staging_events/scheduled__2018-11-15T14_00_00+00_00/00000.manifest"
     )
+    assert copy == (
+        f"COPY incoming_staging_events (page, ts, userid) FROM '{manifest}' "
+        f"IAM_ROLE '{ROLE}' FORMAT AS JSON 's3://{bucket}/log_json_path.json' REGION 'us-west-2' "
+        "MANIFEST MAXERROR 100000 COMPUPDATE OFF STATUPDATE OFF"
+    )
+    # exactly the day file: not the .json.1 beside it, which COPY FROM the key would also load
+    assert manifest_urls(stack, bucket, copy) == [f"s3://{bucket}/log_data/2018/11/2018-11-15-events.json"]
     sql = [s for s, _ in recorder.statements]
     params = dict(recorder.statements)
-    # Only the day file's rows are replaced (also those a full load COPYed from the prefix) ...
+    # the session is UTC and the tables the load writes are locked first ...
+    assert sql[:2] == ["SET TIMEZONE TO 'UTC'", "LOCK staging_manifest, staging_rejects, staging_events"]
+    # ... only the day file's rows are replaced (also those a full load COPYed from the prefix) ...
     delete = (
         "DELETE FROM staging_events WHERE source_key = %(key)s "
-        "OR (source_key = %(prefix_tag)s AND ts >= %(day_start)s AND ts < %(day_end)s)"
+        "OR (source_key = %(prefix_tag)s AND ts >= %(start_ms)s AND ts < %(end_ms)s)"
     )
     day_start = int(datetime(2018, 11, 15, tzinfo=UTC).timestamp() * 1000)
-    assert (
-        params[delete]
-        | {
-            "key": "log_data/2018/11/2018-11-15-events.json",
-            "prefix_tag": "log_data/",
-            "day_start": day_start,
-            "day_end": day_start + 86_400_000,
-        }
-        == params[delete]
-    )
+    assert {k: params[delete][k] for k in ("key", "prefix_tag", "start_ms", "end_ms")} == {
+        "key": "log_data/2018/11/2018-11-15-events.json",
+        "prefix_tag": "log_data/",
+        "start_ms": day_start,
+        "end_ms": day_start + 86_400_000,
+    }
     insert = (
         "INSERT INTO staging_events (page, ts, userid, source_key) SELECT page, ts, userid, "
         "CAST(%(key)s AS VARCHAR(1024)) AS source_key FROM incoming_staging_events"
@@ -154,40 +191,70 @@ def test_hourly_events_copy_with_iam_role(redshift, monkeypatch, caplog):
     assert params[insert]["key"] == "log_data/2018/11/2018-11-15-events.json"
     assert sql.index(delete) < sql.index(copy) < sql.index(insert)  # ... then loaded ...
     assert recorder.commits == 1  # ... in one transaction
-    assert any("sys_load_error_detail" in s for s in sql)
+    # the refused lines of that COPY (its SYS query id) go to staging_rejects
+    (rejects,) = [(s, p) for s, p in recorder.statements if "FROM sys_load_error_detail" in s and "INSERT" in s]
+    assert rejects[1]["query_id"] == recorder.query_id
     # rows the star schema cannot take move to staging_rejects, in the same transaction
     assert "DELETE FROM staging_events WHERE page = 'NextSong' AND COALESCE(userid, '') = ''" in sql
-    assert result["rows"] == 7 and result["objects"] == 1 and result["engine"] == "redshift"
+    assert result["rows"] == 7 and result["rejected"] == 2 and result["records"] == 9
+    assert result["objects"] == 1 and result["engine"] == "redshift"
     assert ROLE in caplog.text and PASSWORD not in caplog.text
 
 
-def test_full_load_songs_copy_auto_with_access_keys(redshift, monkeypatch, caplog):
+def test_full_load_songs_one_copy_of_a_manifest_with_access_keys(redshift, monkeypatch, caplog, stack):
     bucket, recorder = redshift
     monkeypatch.setattr(config, "REDSHIFT_IAM_ROLE", "")
     with caplog.at_level(logging.DEBUG):
         result = run_stage(staging.SONGS, Window(), bucket)
     (copy,) = copies(recorder)
-    assert copy.startswith(f"COPY staging_songs FROM 's3://{bucket}/song_data/' CREDENTIALS '")
+    assert copy.startswith(f"COPY staging_songs FROM 's3://{bucket}/_sparkify/copy-manifests/staging_songs/")
+    assert manifest_urls(stack, bucket, copy) == [
+        f"s3://{bucket}/song_data/A/A/A/TRAAA.json",
+        f"s3://{bucket}/song_data/A/B/C/TRABC.json",
+    ]
     assert f"aws_access_key_id={AWS_KEY_ID};aws_secret_access_key={AWS_SECRET}" in copy
-    assert "FORMAT AS JSON 'auto' REGION 'us-west-2'" in copy
-    assert result["objects"] == 2
+    assert "FORMAT AS JSON 'auto' REGION 'us-west-2' MANIFEST" in copy
+    assert result["objects"] == 2 and result["ignored_keys"] == ["song_data/A/A/A/TRAAA.json.bak"]
     # The keys went to Redshift but never to the logs.
     assert AWS_SECRET not in caplog.text and PASSWORD not in caplog.text
     assert "CREDENTIALS '***'" in caplog.text
 
 
-def test_full_load_events_copies_the_prefix(redshift, monkeypatch):
+def test_full_load_events_copies_every_json_object_under_the_prefix(redshift, monkeypatch, stack):
     bucket, recorder = redshift
     monkeypatch.setattr(config, "REDSHIFT_IAM_ROLE", ROLE)
     run_stage(staging.EVENTS, Window(), bucket)
     (copy,) = copies(recorder)
-    assert copy.startswith(f"COPY staging_events (page, ts, userid) FROM 's3://{bucket}/log_data/' IAM_ROLE")
+    assert copy.startswith("COPY staging_events (page, ts, userid) FROM 's3://")
+    assert manifest_urls(stack, bucket, copy) == [
+        f"s3://{bucket}/log_data/2018/11/2018-11-15-events.json",
+        f"s3://{bucket}/log_data/2018/11/2018-11-16-events.json",
+    ]
     sql = [s for s, _ in recorder.statements]
     assert "DELETE FROM staging_events" in sql
     assert (
         "UPDATE staging_events SET source_key = %(tag)s WHERE source_key IS NULL",
         {"tag": "log_data/"},
     ) in recorder.statements
+
+
+def test_refused_lines_that_cannot_all_be_recorded_fail_the_load(redshift, monkeypatch):
+    bucket, recorder = redshift
+    monkeypatch.setattr(config, "REDSHIFT_IAM_ROLE", ROLE)
+    recorder.refused, recorder.listed = 3, 2  # SYS_LOAD_ERROR_DETAIL lists fewer than were refused
+    with pytest.raises(staging.StagingError, match=r"refused 3 lines .* but 2 were written to staging_rejects"):
+        run_stage(staging.SONGS, Window(), bucket)
+    assert recorder.commits == 0
+
+
+def test_a_copy_missing_from_the_load_history_fails_the_load(redshift, monkeypatch):
+    bucket, recorder = redshift
+    monkeypatch.setattr(config, "REDSHIFT_IAM_ROLE", ROLE)
+    recorder.history = False
+    with pytest.raises(staging.StagingError, match="SYS_LOAD_HISTORY has no record of it"):
+        run_stage(staging.SONGS, Window(), bucket)
+    reads = [s for s, _ in recorder.statements if "FROM sys_load_history" in s]
+    assert len(reads) == redshift_engine.ACCOUNTING_ATTEMPTS and recorder.commits == 0
 
 
 def select_list_parameters(statement: str) -> list[str]:
@@ -213,16 +280,23 @@ def test_no_untyped_parameter_in_a_select_list(redshift, monkeypatch):
     assert select_list_parameters("INSERT INTO t SELECT %(a)s, CAST(%(b)s AS INT) FROM u") == ["%(a)s"]
 
 
-def test_role_from_the_aws_connection(redshift, monkeypatch, stack):
+def test_the_airflow_role_is_not_the_copy_role(redshift, monkeypatch, stack):
+    """A role_arn in the AWS connection is the role Airflow assumes (to list S3, too); the
+    COPY role trusts Redshift and comes from SPARKIFY_REDSHIFT_IAM_ROLE alone."""
     bucket, recorder = redshift
     monkeypatch.setattr(config, "REDSHIFT_IAM_ROLE", "")
     conn = stack.aws_conn()
-    conn["extra"]["role_arn"] = ROLE
+    airflow_role = "arn:aws:iam::123456789012:role/airflow-reads-the-bucket"
+    conn["extra"]["role_arn"] = airflow_role
     conn["extra"]["service_config"] = {"sts": {"endpoint_url": stack.s3_endpoint}}  # moto answers STS too
     monkeypatch.setenv("AIRFLOW_CONN_AWS_CREDENTIALS", json.dumps(conn))
     run_stage(staging.SONGS, Window(), bucket)
     (copy,) = copies(recorder)
-    assert f"IAM_ROLE '{ROLE}'" in copy and "CREDENTIALS" not in copy
+    assert "IAM_ROLE" not in copy and airflow_role not in copy
+    assert "CREDENTIALS 'aws_access_key_id=" in copy and ";token=" in copy  # the assumed role's session
+    monkeypatch.setattr(config, "REDSHIFT_IAM_ROLE", ROLE)
+    run_stage(staging.SONGS, Window(), bucket)
+    assert f"IAM_ROLE '{ROLE}'" in copies(recorder)[-1]
 
 
 def test_unknown_connection_type_is_a_clear_error(redshift, monkeypatch):

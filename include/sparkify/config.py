@@ -22,9 +22,19 @@ BUCKET_VARIABLE = "s3_bucket"
 LOG_PREFIX = os.environ.get("SPARKIFY_LOG_PREFIX", "log_data")
 SONG_PREFIX = os.environ.get("SPARKIFY_SONG_PREFIX", "song_data")
 LOG_JSONPATHS_KEY = os.environ.get("SPARKIFY_LOG_JSONPATHS_KEY", "log_json_path.json")
+# Where an hour's log events are: a strftime pattern rendered for each hour of a run's window
+# (include/sparkify/staging/layout.py). The default names Udacity's day files; hour
+# partitions are e.g. log_data/%Y/%m/%d/%H/ (a value ending in / means every .json below it).
+LOG_KEY_TEMPLATE = os.environ.get("SPARKIFY_LOG_KEY_TEMPLATE", f"{LOG_PREFIX}/%Y/%m/%Y-%m-%d-events.json")
+# How long after its hour an event may still land in a later partition and be loaded.
+LATE_MINUTES = float(os.environ.get("SPARKIFY_LATE_MINUTES", "60"))
+# Where the Redshift engine writes the COPY manifests it loads through (in the source bucket).
+MANIFEST_PREFIX = os.environ.get("SPARKIFY_MANIFEST_PREFIX", "_sparkify/copy-manifests").strip("/")
 
-# Redshift COPY authenticates with this IAM role when set; otherwise with the
-# aws_credentials connection's role_arn extra, and only then with its access keys.
+# The IAM role Redshift assumes to read S3 in COPY (trusting redshift.amazonaws.com). It is
+# not Airflow's own identity: the aws_credentials connection (and any role_arn in its extra,
+# which the AWS hook assumes for listing S3) stays separate. Unset: COPY uses the
+# connection's credentials.
 REDSHIFT_IAM_ROLE = os.environ.get("SPARKIFY_REDSHIFT_IAM_ROLE", "")
 S3_REGION = os.environ.get("SPARKIFY_S3_REGION", "us-west-2")
 

@@ -50,22 +50,6 @@ class Window:
     def end_sql(self) -> str:
         return _sql_timestamp(self.end_ms)
 
-    def days(self) -> list[datetime]:
-        """The UTC days the window touches (empty for a full load)."""
-        if self.full:
-            return []
-        day = self.start.replace(hour=0, minute=0, second=0, microsecond=0)
-        last = self.end - timedelta(microseconds=1)
-        days = []
-        while day <= last:
-            days.append(day)
-            day += timedelta(days=1)
-        return days
-
-    def log_keys(self, prefix: str) -> list[str]:
-        """The daily log files covering the window: <prefix>/YYYY/MM/YYYY-MM-DD-events.json."""
-        return [f"{prefix}/{d:%Y/%m}/{d:%Y-%m-%d}-events.json" for d in self.days()]
-
     def describe(self) -> dict:
         if self.full:
             return {"mode": "full", "start": None, "end": None}

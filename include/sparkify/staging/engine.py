@@ -30,6 +30,7 @@ class Engine:
         self.s3_hook = s3_hook
         self.s3 = s3_client
         self.conn = None
+        self.rowcount = -1
 
     def connect(self):
         raise NotImplementedError
@@ -55,6 +56,7 @@ class Engine:
         cur = self.conn.cursor()
         try:
             cur.execute(sql, params)
+            self.rowcount = cur.rowcount  # of the last statement: rows it inserted, deleted, ...
             return list(cur.fetchall()) if cur.description else []
         finally:
             cur.close()
@@ -79,13 +81,20 @@ class Engine:
 
     def clear(self) -> None:
         """Remove what this load replaces, and this run's earlier rejects of the table."""
-        days = self.run.replaced_days()
-        if days is None:
+        partitions = self.run.partitions()
+        if partitions is None:
             self.empty()
-        for key, day_start, day_end in days or []:
+        for partition in partitions or []:
             self.execute(
-                "clear_day",
-                {"key": key, "prefix_tag": self.run.source.prefix_tag, "day_start": day_start, "day_end": day_end},
+                "clear_partition",
+                {
+                    "key": partition.key,
+                    "key_length": len(partition.key),
+                    "prefix_tag": self.run.source.prefix_tag,
+                    "start_ms": partition.start_ms,
+                    "end_ms": partition.end_ms,
+                },
+                prefix=partition.is_prefix,
             )
         self.execute("clear_rejects")
 

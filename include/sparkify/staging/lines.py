@@ -1,9 +1,8 @@
-"""Raw bytes to records: splitting a stream of chunks into lines, a JSON-array file into its
-elements, and parsing jsonpaths expressions. Pure functions, no I/O."""
+"""Raw bytes to records: splitting a stream of chunks into lines, what a JSON-array file is,
+and parsing jsonpaths expressions. Pure functions, no I/O."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Iterator
 
@@ -81,60 +80,34 @@ def _lines(block: bytes, number: int):
             continue
         reason = _unsafe(line)
         if reason:
-            yield (
-                number,
-                reason,
-                line.decode("utf-8", "backslashreplace")
-                .replace("\x00", "\\x00")
-                .replace("\x01", "\\x01")
-                .replace("\x02", "\\x02")
-                .encode(),
-            )
+            yield number, reason, escape(line)
         else:
             yield number, NULL, line
     return number
 
 
-def split_array(data: bytes) -> Iterator[tuple[int, bytes, bytes]]:
-    """The elements of a file holding one JSON array, as (line where each starts, NULL, JSON).
+ARRAY_FILE = (
+    b"a JSON array file: COPY stages one root-level JSON object per record, and Redshift reads the whole "
+    b"array as one record"
+)
+ARRAY_TEXT_BYTES = 4096  # how much of an array file's start its reject keeps
 
-    Whatever cannot be parsed from the first bad element on comes back as one rejected
-    record holding the rest of the file, so nothing is lost.
-    """
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        yield 1, b"invalid UTF-8 at byte %d" % exc.start, data.decode("utf-8", "backslashreplace").encode()
-        return
-    decoder = json.JSONDecoder()
-    pos = text.index("[") + 1
-    line, counted = 1, 0
 
-    def skip(p: int) -> int:
-        while p < len(text) and text[p] in " \t\r\n":
-            p += 1
-        return p
+def array_file(head: bytes) -> Iterator[tuple[int, bytes, bytes]]:
+    """A file that is one JSON array, as the one record Redshift's COPY sees in it: rejected on
+    both engines ("COPY loads each JSON object or array into one row", and an array is no row
+    of a staging table: https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-format.html).
+    Its reject keeps the start of the file, made safe to carry on one line."""
+    yield 1, ARRAY_FILE, escape(head[:ARRAY_TEXT_BYTES])
 
-    while True:
-        pos = skip(pos)
-        line += text.count("\n", counted, pos)
-        counted = pos
-        if pos < len(text) and text[pos] == "]" and not text[pos + 1 :].strip():
-            return
-        try:
-            value, end = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError:
-            yield line, b"malformed JSON in a JSON array file", text[pos:].encode()
-            return
-        yield line, NULL, json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-        pos = skip(end)
-        if pos < len(text) and text[pos] == ",":
-            pos += 1
-        elif not (pos < len(text) and text[pos] == "]"):
-            line += text.count("\n", counted, pos)
-            counted = pos
-            yield line, b"malformed JSON in a JSON array file", (text[pos:] or "<end of file>").encode()
-            return
+
+def escape(data: bytes) -> bytes:
+    """Bytes as UTF-8 text on one line: invalid bytes, NUL, the spool's delimiters and line
+    breaks written as backslash escapes."""
+    text = data.decode("utf-8", "backslashreplace")
+    for char, escaped in (("\x00", "\\x00"), ("\x01", "\\x01"), ("\x02", "\\x02"), ("\r", "\\r"), ("\n", "\\n")):
+        text = text.replace(char, escaped)
+    return text.encode()
 
 
 def _unsafe(line: bytes) -> bytes:

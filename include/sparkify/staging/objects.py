@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from include.sparkify.staging.lines import parse_jsonpath
-from include.sparkify.staging.sources import EVENTS, StagingError, StagingRun
+from include.sparkify.staging.sources import StagingError, StagingRun
 
 MAX_LISTED_SOURCES = 31  # a month of day files is listed key by key; more is summarised
 
@@ -24,21 +24,24 @@ class S3Object:
 def list_objects(s3_client, run: StagingRun) -> tuple[list[S3Object], list[str], list[str]]:
     """The JSON objects a load reads, the expected keys that are missing, and keys ignored.
 
-    A full load (or the song catalog) reads every ``.json`` object under the prefix; an
-    interval load of the logs reads the daily files covering the interval.
+    A full load (or the song catalog) reads every ``.json`` object under the source's prefix;
+    an hourly load of the logs reads the partitions of its window (layout.py): each exact
+    key, or the ``.json`` objects under each prefix. Missing: the window's own partitions
+    with nothing to read (the late ones may not exist yet).
     """
-    source, window = run.source, run.window
-    if source is EVENTS and not window.full:
-        wanted = window.log_keys(source.prefix)
-        found = []
-        for key in wanted:
-            found += _list(s3_client, run.bucket, key, exact=True)
-        present = {o.key for o in found}
-        return found, [k for k in wanted if k not in present], []
-    everything = _list(s3_client, run.bucket, source.prefix_tag)
-    objects = [o for o in everything if o.key.endswith(".json")]
-    ignored = [o.key for o in everything if not o.key.endswith(".json")]
-    return objects, [], ignored
+    partitions = run.partitions()
+    if partitions is None:
+        listed = [(run.source.prefix_tag, _list(s3_client, run.bucket, run.source.prefix_tag), False)]
+    else:
+        listed = [(p.key, _list(s3_client, run.bucket, p.key, exact=not p.is_prefix), p.late) for p in partitions]
+    objects, missing, ignored = [], [], []
+    for key, found, late in listed:
+        json_objects = [o for o in found if o.key.endswith(".json")]
+        ignored += [o.key for o in found if not o.key.endswith(".json")]
+        if not json_objects and partitions is not None and not late:
+            missing.append(key)
+        objects += json_objects
+    return sorted(set(objects), key=lambda o: o.key), missing, ignored
 
 
 def _list(s3_client, bucket: str, prefix: str, exact: bool = False) -> list[S3Object]:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from include.sparkify.staging.engine import Engine
-from include.sparkify.staging.lines import split_array, split_lines
+from include.sparkify.staging.lines import array_file, split_lines
 from include.sparkify.staging.objects import S3Object, read_jsonpaths
 from include.sparkify.staging.rows import compile_mapper
 from include.sparkify.staging.sources import RULES, StageResult, StagingError, rule_case
@@ -115,17 +116,12 @@ class PostgresEngine(Engine):
         from psycopg import sql
 
         source = self.run.source
-        if paths:
-            mapped = sql.SQL("jsonb_build_object({})").format(
-                sql.SQL(", ").join(
-                    sql.SQL("{}, j -> {}").format(sql.Literal(name), sql.Literal(path[0]))
-                    if len(path) == 1
-                    else sql.SQL("{}, j #> {}").format(sql.Literal(name), sql.Literal(path))
-                    for (name, _), path in zip(columns, paths)
-                )
+        mapped = sql.SQL("jsonb_build_object({})").format(
+            sql.SQL(", ").join(
+                sql.SQL("{}, {}").format(sql.Literal(name), _field(type_, path or [name]))
+                for (name, type_), path in zip(columns, paths or [None] * len(columns))
             )
-        else:
-            mapped = sql.SQL("j")
+        )
         if source.keyed:
             mapped = sql.SQL("{} || jsonb_build_object('source_key', p.source_key)").format(mapped)
 
@@ -140,13 +136,15 @@ class PostgresEngine(Engine):
         cur.close()
 
         column_types = sql.SQL(", ").join(
-            sql.SQL("({}, {})").format(sql.Literal(name), sql.Literal(type_)) for name, type_ in columns
+            sql.SQL("({}, {}, {})").format(sql.Literal(name), sql.Literal(type_), sql.Literal(_max_bytes(type_)))
+            for name, type_ in columns
         )
         self.execute(
             "postgres/check_records",
             mapped=mapped.as_string(self.conn),
             column_types=column_types.as_string(self.conn),
             rule_case=rule_case(source.table, prefix="r."),
+            too_long=_too_long(columns, "m.m").as_string(self.conn),
         )
         staged = self.execute("postgres/insert_checked")[0][0]
         self.insert_rejects(f"({render('postgres/checked_rejects')[0]})")
@@ -175,12 +173,14 @@ class PostgresEngine(Engine):
         body = future.result()
         chunks = iter([body] if body is not None else self._stream(obj))
         head = b""
-        for chunk in chunks:  # peek: a file that is one JSON array is read as its elements
+        for chunk in chunks:  # peek: a file that is one JSON array is one record
             head += chunk
             if head.lstrip(b"\xef\xbb\xbf \t\r\n"):
                 break
         if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
-            return idx, obj, split_array(head + b"".join(chunks))
+            if hasattr(chunks, "close"):
+                chunks.close()  # the rest of the file is not read: it is one rejected record
+            return idx, obj, array_file(head)
         return idx, obj, split_lines(itertools.chain([head], chunks))
 
     def _stream(self, obj: S3Object) -> Iterator[bytes]:
@@ -189,3 +189,42 @@ class PostgresEngine(Engine):
             yield from iter(lambda: body.read(CHUNK), b"")
         finally:
             body.close()
+
+
+_NUMERIC = ("smallint", "integer", "bigint", "double precision", "real", "numeric")
+
+
+def _field(pg_type: str, path: list[str]):
+    """The JSON value a column takes. An empty string in a numeric column is NULL, as Redshift's
+    COPY loads it ("Empty strings for other data types, such as INT, are always loaded with
+    NULL": https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-conversion.html)."""
+    from psycopg import sql
+
+    value = (
+        sql.SQL("j -> {}").format(sql.Literal(path[0]))
+        if len(path) == 1
+        else sql.SQL("j #> {}").format(sql.Literal(path))
+    )
+    if pg_type.startswith(_NUMERIC):
+        return sql.SQL("NULLIF({}, '\"\"'::jsonb)").format(value)
+    return value
+
+
+def _max_bytes(pg_type: str) -> int | None:
+    """The bytes a VARCHAR(n) column holds (n), else None."""
+    match = re.fullmatch(r"character varying\((\d+)\)", pg_type)
+    return int(match[1]) if match else None
+
+
+def _too_long(columns: list[tuple[str, str]], record: str):
+    """True when a string is longer in UTF-8 bytes than its VARCHAR(n) column: Redshift counts
+    VARCHAR lengths in bytes, PostgreSQL in characters, and the stand-in must refuse what
+    Redshift refuses (https://docs.aws.amazon.com/redshift/latest/dg/r_Character_types.html)."""
+    from psycopg import sql
+
+    limits = [
+        sql.SQL("OCTET_LENGTH({} ->> {}) > {}").format(sql.SQL(record), sql.Literal(name), sql.Literal(n))
+        for name, type_ in columns
+        if (n := _max_bytes(type_)) is not None
+    ]
+    return sql.SQL("({})").format(sql.SQL(" OR ").join(limits)) if limits else sql.SQL("FALSE")

@@ -4,12 +4,15 @@ refuses (up to MAXERROR) and rows that break a staging rule land in staging_reje
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+import time
 
 from include.sparkify import config
 from include.sparkify.staging.engine import Engine
 from include.sparkify.staging.objects import S3Object
-from include.sparkify.staging.sources import EVENTS, RULES, SOURCES, StageResult, StagingError
+from include.sparkify.staging.sources import RULES, SOURCES, StageResult, StagingError
 from include.sparkify.staging.statements import column, render
 
 log = logging.getLogger(__name__)
@@ -17,6 +20,8 @@ log = logging.getLogger(__name__)
 # Lines Redshift refused are counted against MAXERROR and listed in SYS_LOAD_ERROR_DETAIL;
 # they are copied into staging_rejects so both engines report rejects the same way.
 MAXERROR = 100000
+ACCOUNTING_ATTEMPTS = 5
+ACCOUNTING_WAIT_SECONDS = 2.0
 
 
 def _quote(value: str) -> str:
@@ -25,21 +30,21 @@ def _quote(value: str) -> str:
 
 def copy_statement(
     table: str,
-    s3_uri: str,
+    manifest_uri: str,
     jsonpaths_uri: str | None,
     credentials: str,
     region: str,
     columns: list[str] | None = None,
 ) -> str:
-    """The COPY Redshift runs for one staging load (credentials as given: pass a redacted clause to log it)."""
+    """The COPY Redshift runs for one manifest (credentials as given: pass a redacted clause to log it)."""
     json_option = f"'{_quote(jsonpaths_uri)}'" if jsonpaths_uri else "'auto'"
     if table.removeprefix("incoming_") not in SOURCES:  # a staging table, or its incoming_ copy
         raise StagingError(f"unknown staging table {table!r}")
     column_list = f" ({', '.join(column(c) for c in columns)})" if columns else ""
     return (
-        f"COPY {table}{column_list} FROM '{_quote(s3_uri)}' {credentials} "
+        f"COPY {table}{column_list} FROM '{_quote(manifest_uri)}' {credentials} "
         f"FORMAT AS JSON {json_option} REGION '{_quote(region)}' "
-        f"MAXERROR {MAXERROR} COMPUPDATE OFF STATUPDATE OFF"
+        f"MANIFEST MAXERROR {MAXERROR} COMPUPDATE OFF STATUPDATE OFF"
     )
 
 
@@ -56,22 +61,29 @@ class RedshiftEngine(Engine):
         conn.autocommit = False
         return conn
 
+    def __enter__(self):
+        super().__enter__()
+        self.accounted: set = set()  # SYS query ids of the COPYs whose refused lines are in staging_rejects
+        self.execute("redshift/session")
+        return self
+
     def query(self, sql: str, params: dict | None = None) -> list[tuple]:
         cur = self.conn.cursor()
         cur.paramstyle = "pyformat"  # %(name)s, as include/sql/staging renders parameters
         try:
             cur.execute(sql, params)
+            self.rowcount = cur.rowcount
             return list(cur.fetchall()) if cur.description else []
         finally:
             cur.close()
 
     def credentials(self) -> tuple[str, str]:
-        """The COPY authorization clause, and the same clause as it may be logged."""
-        role = config.REDSHIFT_IAM_ROLE or self.s3_hook.get_connection(self.s3_hook.aws_conn_id).extra_dejson.get(
-            "role_arn", ""
-        )
-        if role:
-            clause = f"IAM_ROLE '{_quote(role)}'"
+        """The COPY authorization clause, and the same clause as it may be logged: the COPY
+        role (SPARKIFY_REDSHIFT_IAM_ROLE), else the AWS connection's own credentials. A
+        role_arn in the connection's extra is the role Airflow assumes (the hook uses it to
+        list S3 too), so it is not taken for the COPY role: that role trusts Redshift."""
+        if config.REDSHIFT_IAM_ROLE:
+            clause = f"IAM_ROLE '{_quote(config.REDSHIFT_IAM_ROLE)}'"
             return clause, clause
         from airflow.providers.amazon.aws.utils.redshift import build_credentials_block
 
@@ -81,30 +93,44 @@ class RedshiftEngine(Engine):
     def columns(self) -> list[str]:
         return [column(r[0]) for r in self.execute("redshift/table_columns")]
 
+    def write_manifest(self, objects: list[S3Object], number: int) -> str:
+        """A COPY manifest listing exactly ``objects`` (each mandatory: a missing one fails
+        the COPY, and so the task, rather than loading less), written to the bucket; its URI.
+        COPY FROM a key loads every object whose key starts with it, so a COPY never reads a
+        bare key or prefix (https://docs.aws.amazon.com/redshift/latest/dg/loading-data-files-using-manifest.html)."""
+        run = self.run
+        safe_run = re.sub(r"[^A-Za-z0-9_.+-]", "_", run.run_id)
+        key = f"{config.MANIFEST_PREFIX}/{run.table}/{safe_run}/{number:05d}.manifest"
+        body = {"entries": [{"url": run.uri(o.key), "mandatory": True} for o in objects]}
+        self.s3.put_object(Bucket=run.bucket, Key=key, Body=json.dumps(body, indent=1).encode())
+        return run.uri(key)
+
     def load(self, objects: list[S3Object], result: StageResult) -> None:
+        """One COPY through one manifest for the whole load, or one per object where rows
+        must carry their object's key (an hourly load of the logs: COPY does not say which
+        object a row came from). A full load's log rows carry the prefix instead."""
         run, source = self.run, self.run.source
         clause, logged_clause = self.credentials()
-        if source is EVENTS and not run.window.full:
-            uris = [run.uri(o.key) for o in objects]
-        else:
-            uris = [run.uri(source.prefix_tag)] if objects else []
         jsonpaths = run.uri(source.jsonpaths_key) if source.jsonpaths_key else None
         columns = None
         if source.keyed:  # COPY fills the data columns; source_key is set from what was copied
             columns = [c for c in self.columns() if c != "source_key"]
-        per_object = source.keyed and not run.window.full
+        per_object = source.keyed and run.partitions() is not None
         target = f"incoming_{source.table}" if per_object else source.table
+        batches = [[o] for o in objects] if per_object else ([objects] if objects else [])
         if per_object:
             self.query(f"CREATE TEMP TABLE {target} (LIKE {source.table})")
-        for uri in uris:
-            statement = copy_statement(target, uri, jsonpaths, clause, config.S3_REGION, columns)
-            log.info("Running: %s", copy_statement(target, uri, jsonpaths, logged_clause, config.S3_REGION, columns))
-            self.query(statement)
-            copied, query_id = self.query("SELECT pg_last_copy_count(), pg_last_copy_id()")[0]
-            result.rows += int(copied)
-            self.insert_rejects(f"({render('redshift/copy_errors')[0]})", {"query_id": int(query_id)})
+        for number, batch in enumerate(batches):
+            manifest = self.write_manifest(batch, number)
+            log.info(
+                "Running: %s", copy_statement(target, manifest, jsonpaths, logged_clause, config.S3_REGION, columns)
+            )
+            self.query(copy_statement(target, manifest, jsonpaths, clause, config.S3_REGION, columns))
+            copied = int(self.query("SELECT PG_LAST_COPY_COUNT()")[0][0])
+            self.account_for_refused_lines(manifest, copied)
+            result.rows += copied
             if per_object:
-                self.execute("redshift/keep_incoming", {"key": uri.split("/", 3)[3]}, columns=", ".join(columns))
+                self.execute("redshift/keep_incoming", {"key": batch[0].key}, columns=", ".join(columns))
                 self.query(f"DELETE FROM {target}")
         if source.keyed and not per_object:
             self.query(
@@ -117,6 +143,40 @@ class RedshiftEngine(Engine):
         result.bytes = sum(o.size for o in objects)
         result.rejected = self.rejected()
         result.records = result.rows + result.rejected
+
+    def account_for_refused_lines(self, manifest: str, copied: int) -> int:
+        """Copy the lines the last COPY refused into staging_rejects, and prove none is lost:
+        the refused count SYS_LOAD_HISTORY gives (error_count) must equal the rows written.
+        The SYS views may lag the COPY a little, so they are read a few times before the task
+        fails with both numbers (rolled back: nothing staged, the retry loads again)."""
+        history, listed = None, None
+        for attempt in range(ACCOUNTING_ATTEMPTS):
+            if attempt:
+                time.sleep(ACCOUNTING_WAIT_SECONDS)
+            rows = self.execute("redshift/copy_history")
+            if not rows or rows[0][0] in self.accounted or rows[0][2] is None or int(rows[0][1] or 0) != copied:
+                continue  # not recorded yet: the latest row is an earlier COPY's
+            history = rows[0]
+            listed = int(self.execute("redshift/copy_error_count", {"query_id": history[0]})[0][0])
+            if listed == int(history[2]):
+                break
+        if history is None:
+            raise StagingError(
+                f"{self.run.table}: the COPY of {manifest} loaded {copied} rows but SYS_LOAD_HISTORY has no record of "
+                f"it for this session after {ACCOUNTING_ATTEMPTS} reads: its refused lines cannot be accounted for. "
+                "Nothing was staged; the retry loads again."
+            )
+        refused = int(history[2])
+        self.accounted.add(history[0])
+        self.insert_rejects(f"({render('redshift/copy_errors')[0]})", {"query_id": history[0]})
+        written = self.rowcount
+        if written != refused or listed != refused:
+            raise StagingError(
+                f"{self.run.table}: the COPY of {manifest} refused {refused} lines (SYS_LOAD_HISTORY.error_count, "
+                f"query {history[0]}) but {written} were written to staging_rejects from SYS_LOAD_ERROR_DETAIL. "
+                "Nothing was staged; the retry loads again."
+            )
+        return refused
 
     def apply_rules(self) -> int:
         """Move staged rows that break a rule into staging_rejects; returns how many moved."""

@@ -35,7 +35,13 @@ FLOAT_EXACT_INT = 2**53  # ints beyond this are left to PostgreSQL's numeric -> 
 def value_check(var: str, pg_type: str) -> tuple[str, str] | None:
     """(Python condition on ``var``, COPY type) for a column type, or None if unsupported."""
     if m := _VARCHAR.fullmatch(pg_type):
-        return f"({var} is None or (type({var}) is str and len({var}) <= {int(m.group(1))}))", "varchar"
+        # VARCHAR(n) holds n bytes of UTF-8, as on Redshift (a string of n // 4 characters
+        # always fits; longer ones are measured).
+        n = int(m.group(1))
+        return (
+            f"({var} is None or (type({var}) is str and (len({var}) <= {n // 4} or "
+            f"(len({var}) <= {n} and len({var}.encode()) <= {n}))))"
+        ), "varchar"
     if pg_type in ("text", "character varying"):
         return f"({var} is None or type({var}) is str)", _COPY_TYPE[pg_type]
     if pg_type in _INT_RANGE:

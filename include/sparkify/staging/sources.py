@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from include.sparkify import config
+from include.sparkify.staging.layout import LogLayout, Partition
 from include.sparkify.window import Window
 
 
@@ -20,6 +21,7 @@ class Source:
     jsonpaths_key: str | None  # None: JSON 'auto' (keys match column names)
     skip_unchanged: bool  # skip the load when the objects are the ones staged last time
     keyed: bool = False  # rows carry their source_key: a load replaces only its objects' rows
+    layout: LogLayout | None = None  # where an hour's records are; None: the source is read whole
 
     @property
     def prefix_tag(self) -> str:
@@ -28,7 +30,15 @@ class Source:
         return self.prefix.rstrip("/") + "/"
 
 
-EVENTS = Source("staging_events", config.LOG_PREFIX, config.LOG_JSONPATHS_KEY, skip_unchanged=False, keyed=True)
+LOG_LAYOUT = LogLayout(config.LOG_KEY_TEMPLATE, config.LATE_MINUTES)
+EVENTS = Source(
+    "staging_events",
+    LOG_LAYOUT.fixed_prefix.rstrip("/"),
+    config.LOG_JSONPATHS_KEY,
+    skip_unchanged=False,
+    keyed=True,
+    layout=LOG_LAYOUT,
+)
 SONGS = Source("staging_songs", config.SONG_PREFIX, None, skip_unchanged=True)
 SOURCES = {s.table: s for s in (EVENTS, SONGS)}
 
@@ -93,18 +103,14 @@ class StagingRun:
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
-    def replaced_days(self) -> list[tuple[str, int, int]] | None:
-        """What the load replaces: None for everything, else (object key, day start ms, day
-        end ms) for each daily log file of the window. Loads of other days' files are left
-        alone, so runs of different days can stage side by side (a backfill with
-        max_active_runs > 1)."""
-        if not self.source.keyed or self.window.full:
+    def partitions(self) -> list[Partition] | None:
+        """What the load reads and replaces: None for everything (a full load, or a source
+        read whole), else the partitions of the window's hours and of the late minutes after
+        them. Rows of other partitions are left alone, so runs of different hours can stage
+        side by side (a backfill with max_active_runs > 1)."""
+        if self.source.layout is None or self.window.full:
             return None
-        day = 86_400_000
-        return [
-            (key, int(d.timestamp() * 1000), int(d.timestamp() * 1000) + day)
-            for key, d in zip(self.window.log_keys(self.source.prefix), self.window.days())
-        ]
+        return self.source.layout.partitions(self.window)
 
 
 @dataclass

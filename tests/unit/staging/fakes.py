@@ -57,6 +57,10 @@ class FakeS3:
         data = self.objects[key]
         return {"Key": key, "Size": len(data), "ETag": f'"{hashlib.md5(data).hexdigest()}"'}
 
+    def put_object(self, Bucket: str, Key: str, Body: bytes) -> dict:
+        self.objects[Key] = Body
+        return {}
+
     def get_object(self, Bucket: str, Key: str) -> dict:
         if Key not in self.objects:
             raise self.exceptions.NoSuchKey(Key)
@@ -66,12 +70,13 @@ class FakeS3:
 
 class Cursor:
     def __init__(self, conn: Recorder) -> None:
-        self.conn, self.description, self.rows = conn, None, None
+        self.conn, self.description, self.rows, self.rowcount = conn, None, None, -1
 
     def execute(self, sql: str, params: dict | None = None) -> None:
         self.conn.calls.append((sql, params))
         self.rows = next((rows for needle, rows in self.conn.answers if needle in sql), None)
         self.description = None if self.rows is None else [("column",)]
+        self.rowcount = next((n for needle, n in self.conn.rowcounts if needle in sql), -1)
 
     def fetchall(self) -> list[tuple]:
         return self.rows
@@ -84,8 +89,11 @@ class Recorder:
     """A DB-API connection that records ``(sql, params)`` of each execute and answers the
     first ``(needle, rows)`` whose needle is in the SQL (no rows, no description otherwise)."""
 
-    def __init__(self, answers: list[tuple[str, list[tuple]]] | None = None) -> None:
+    def __init__(
+        self, answers: list[tuple[str, list[tuple]]] | None = None, rowcounts: list[tuple[str, int]] | None = None
+    ) -> None:
         self.answers = answers or []
+        self.rowcounts = rowcounts or []  # (needle, the rowcount a statement containing it reports)
         self.calls: list[tuple[str, dict | None]] = []
         self.events: list[str] = []
 

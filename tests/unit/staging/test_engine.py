@@ -42,18 +42,35 @@ def test_clear_of_an_hourly_run_removes_its_day_files_then_its_rejects():
     eng.clear()
     nov30, dec1 = epoch_ms(datetime(2018, 11, 30, tzinfo=UTC)), epoch_ms(datetime(2018, 12, 1, tzinfo=UTC))
     base = {"table": "staging_events", "run_id": "run-1", "prefix_tag": f"{EVENTS.prefix}/"}
+    nov30_key = f"{EVENTS.prefix}/2018/11/2018-11-30-events.json"
+    dec1_key = f"{EVENTS.prefix}/2018/12/2018-12-01-events.json"
     assert first_words(conn) == ["DELETE FROM staging_events"] * 2 + ["DELETE FROM staging_rejects"]
     assert [params for _, params in conn.calls] == [
-        {
-            **base,
-            "key": f"{EVENTS.prefix}/2018/11/2018-11-30-events.json",
-            "day_start": nov30,
-            "day_end": nov30 + DAY_MS,
-        },
-        {**base, "key": f"{EVENTS.prefix}/2018/12/2018-12-01-events.json", "day_start": dec1, "day_end": dec1 + DAY_MS},
+        {**base, "key": nov30_key, "key_length": len(nov30_key), "start_ms": nov30, "end_ms": nov30 + DAY_MS},
+        {**base, "key": dec1_key, "key_length": len(dec1_key), "start_ms": dec1, "end_ms": dec1 + DAY_MS},
         {"table": "staging_events", "run_id": "run-1"},
     ]
-    assert "source_key = %(key)s" in conn.calls[0][0] and "ts < %(day_end)s" in conn.calls[0][0]
+    # a day file is one exact key; its rows, and the full load's rows of its day, go
+    assert "source_key = %(key)s" in conn.calls[0][0] and "ts < %(end_ms)s" in conn.calls[0][0]
+    assert "LEFT(" not in conn.calls[0][0]
+
+
+def test_clear_of_an_hour_partition_removes_every_key_under_it(monkeypatch):
+    from dataclasses import replace
+
+    from include.sparkify.staging import sources
+    from include.sparkify.staging.layout import LogLayout
+
+    hourly = replace(EVENTS, layout=LogLayout("log_data/%Y/%m/%d/%H/", late_minutes=0))
+    monkeypatch.setitem(sources.SOURCES, "staging_events", hourly)
+    window = Window(datetime(2018, 11, 30, 13, tzinfo=UTC), datetime(2018, 11, 30, 14, tzinfo=UTC))
+    eng, conn = engine(hourly, window)
+    eng.clear()
+    (sql, params), _rejects = conn.calls
+    assert "LEFT(source_key, %(key_length)s) = %(key)s" in sql
+    start = epoch_ms(datetime(2018, 11, 30, 13, tzinfo=UTC))
+    assert params["key"] == "log_data/2018/11/30/13/" and params["key_length"] == len("log_data/2018/11/30/13/")
+    assert (params["start_ms"], params["end_ms"]) == (start, start + 3_600_000)
 
 
 @pytest.mark.parametrize(("source", "window"), [(EVENTS, Window()), (SONGS, OVER_MIDNIGHT), (SONGS, Window())])

@@ -1,19 +1,15 @@
-"""Raw bytes to records (include/sparkify/staging/lines.py): lines, JSON arrays, jsonpaths."""
+"""Raw bytes to records (include/sparkify/staging/lines.py): lines, JSON-array files, jsonpaths."""
 
 from __future__ import annotations
 
 import pytest
 
-from include.sparkify.staging.lines import parse_jsonpath, split_array, split_lines
+from include.sparkify.staging.lines import ARRAY_TEXT_BYTES, array_file, escape, parse_jsonpath, split_lines
 from include.sparkify.staging.sources import StagingError
 
 
 def lines(*chunks: bytes) -> list[tuple[int, str, str]]:
     return [(n, reason.decode(), text.decode()) for n, reason, text in split_lines(chunks)]
-
-
-def array(data: bytes) -> list[tuple[int, str, str]]:
-    return [(n, reason.decode(), text.decode()) for n, reason, text in split_array(data)]
 
 
 def test_no_final_newline_and_chunk_boundaries():
@@ -56,30 +52,26 @@ def test_unsafe_lines_come_back_with_a_reason():
     ]
 
 
-def test_split_array_elements_and_their_lines():
-    data = b'\xef\xbb\xbf[\n  {"a": 1},\n  {"b": "\xc3\xa9"},\n\n  {"c": [1, 2]}\n]\n'
-    assert array(data) == [(2, "", '{"a":1}'), (3, "", '{"b":"é"}'), (5, "", '{"c":[1,2]}')]
-    assert array(b"[]") == [] and array(b" [ ] ") == []
+def test_an_array_file_is_one_rejected_record_with_its_start_on_one_line():
+    data = b'[\n  {"a": 1},\r\n  {"b": "\xc3\xa9\xff\x00"}\n]'
+    ((number, reason, text),) = array_file(data)
+    assert number == 1 and reason.startswith(b"a JSON array file")
+    assert text == b'[\\n  {"a": 1},\\r\\n  {"b": "\xc3\xa9\\xff\\x00"}\\n]'
+    assert b"\n" not in text and b"\r" not in text and b"\x00" not in text
 
 
-BAD = "malformed JSON in a JSON array file"
+def test_an_array_file_keeps_only_its_start():
+    data = b"[" + b"1," * 10_000 + b"1]"
+    ((_, _, text),) = array_file(data)
+    assert text == data[:ARRAY_TEXT_BYTES]
 
 
 @pytest.mark.parametrize(
-    ("data", "rest"),
-    [
-        (b'[{"a":1},\n{"a": oops},\n{"a":3}]', [(2, BAD, '{"a": oops},\n{"a":3}]')]),
-        (b'[{"a":1}\n{"a":2}]', [(2, BAD, '{"a":2}]')]),  # a missing comma
-        (b'[{"a":1},\n{"a":2}', [(2, "", '{"a":2}'), (2, BAD, "<end of file>")]),  # a missing ]
-        (b'[{"a":1}] trailing', [(1, BAD, "] trailing")]),
-    ],
+    ("raw", "escaped"),
+    [(b"plain", b"plain"), (b"a\x01b\x02c", b"a\\x01b\\x02c"), (b"\xe9t\xc3\xa9", b"\\xe9t\xc3\xa9")],
 )
-def test_a_malformed_array_gives_one_reject_holding_the_rest(data, rest):
-    assert array(data) == [(1, "", '{"a":1}'), *rest]
-
-
-def test_an_array_of_invalid_utf8_is_one_reject():
-    assert array(b'[{"a":"\xff"}]') == [(1, "invalid UTF-8 at byte 7", '[{"a":"\\xff"}]')]
+def test_escape(raw, escaped):
+    assert escape(raw) == escaped
 
 
 def test_parse_jsonpath():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from include.sparkify.staging import postgres
+from include.sparkify.staging.lines import ARRAY_FILE
 from include.sparkify.staging.objects import S3Object
 from include.sparkify.staging.postgres import PostgresEngine
 from include.sparkify.staging.sources import SONGS, StagingRun
@@ -13,8 +14,9 @@ from tests.unit.staging.fakes import FakeS3
 
 ARRAY = b'\xef\xbb\xbf \n[{"a": 1},\n {"a": 2}]\n'
 LINES = b'{"a": 1}\n\n{"a": 2}'
-# What each file reads as: (line number, reject reason, record).
-ARRAY_RECORDS = [(2, b"", b'{"a":1}'), (3, b"", b'{"a":2}')]
+# What each file reads as: (line number, reject reason, record). An array file is one
+# rejected record (Redshift's COPY reads it as one), holding the file's start on one line.
+ARRAY_RECORDS = [(1, ARRAY_FILE, b'\xef\xbb\xbf \\n[{"a": 1},\\n {"a": 2}]\\n')]
 LINES_RECORDS = [(1, b"", b'{"a": 1}'), (3, b"", b'{"a": 2}')]
 
 
@@ -28,7 +30,7 @@ def read(s3: FakeS3) -> list[tuple[str, list]]:
     return out
 
 
-def test_an_array_file_is_read_as_its_elements_and_a_lines_file_as_lines():
+def test_an_array_file_is_one_record_and_a_lines_file_is_lines():
     s3 = FakeS3({"a.json": ARRAY, "b.json": LINES, "c.json": b""})
     assert read(s3) == [("a.json", ARRAY_RECORDS), ("b.json", LINES_RECORDS), ("c.json", [])]
     assert all(body.reads == [None] for body in s3.bodies.values())  # small: fetched whole
@@ -36,7 +38,7 @@ def test_an_array_file_is_read_as_its_elements_and_a_lines_file_as_lines():
 
 @pytest.mark.parametrize(
     ("data", "records"),
-    [(b'[{"a": 1},\n {"a": 2}]\n', [(1, b"", b'{"a":1}'), (2, b"", b'{"a":2}')]), (LINES, LINES_RECORDS)],
+    [(LINES, LINES_RECORDS)],
 )
 def test_a_large_object_is_streamed_in_chunks(monkeypatch, data, records):
     monkeypatch.setattr(postgres, "SMALL_OBJECT", 4)
@@ -46,6 +48,15 @@ def test_a_large_object_is_streamed_in_chunks(monkeypatch, data, records):
     body = s3.bodies["big.json"]
     assert set(body.reads) == {3} and len(body.reads) == len(data) // 3 + 1 + (len(data) % 3 > 0)
     assert body.closed
+
+
+def test_a_large_array_file_is_not_read_past_its_start(monkeypatch):
+    monkeypatch.setattr(postgres, "SMALL_OBJECT", 4)
+    monkeypatch.setattr(postgres, "CHUNK", 3)
+    s3 = FakeS3({"big.json": b"[" + b'{"a": 1},' * 1000 + b"]"})
+    ((_, ((number, reason, text),)),) = read(s3)
+    assert (number, reason, text) == (1, ARRAY_FILE, b'[{"')
+    assert len(s3.bodies["big.json"].reads) == 1 and s3.bodies["big.json"].closed
 
 
 def test_many_objects_come_back_in_order(monkeypatch):
@@ -59,4 +70,5 @@ def test_many_objects_come_back_in_order(monkeypatch):
 def test_a_streamed_array_with_a_blank_first_chunk_is_still_an_array(monkeypatch):
     monkeypatch.setattr(postgres, "SMALL_OBJECT", 4)
     monkeypatch.setattr(postgres, "CHUNK", 3)
-    assert read(FakeS3({"big.json": ARRAY})) == [("big.json", ARRAY_RECORDS)]
+    # the chunks read until the first non-blank byte are the record's text
+    assert read(FakeS3({"big.json": ARRAY})) == [("big.json", [(1, ARRAY_FILE, b"\xef\xbb\xbf \\n[")])]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -12,7 +13,7 @@ from include.sparkify.staging.objects import S3Object
 from include.sparkify.staging.redshift import RedshiftEngine, copy_statement
 from include.sparkify.staging.sources import EVENTS, SONGS, StageResult, StagingError, StagingRun
 from include.sparkify.window import Window
-from tests.unit.staging.fakes import Recorder
+from tests.unit.staging.fakes import FakeS3, Recorder
 
 HOUR = Window(datetime(2018, 11, 30, 13, tzinfo=UTC), datetime(2018, 11, 30, 14, tzinfo=UTC))
 ROLE = "arn:aws:iam::1:role/r"
@@ -34,9 +35,10 @@ class Hook:
         return SimpleNamespace(access_key="AK", secret_key="SK", token=self.token)
 
 
-def engine(source=EVENTS, window=HOUR, hook=None, answers=None) -> tuple[RedshiftEngine, Recorder]:
-    eng = RedshiftEngine(StagingRun(source, window, "run-1", "bucket"), hook or Hook(), None)
-    eng.conn = Recorder(answers)
+def engine(source=EVENTS, window=HOUR, hook=None, answers=None, rowcounts=None) -> tuple[RedshiftEngine, Recorder]:
+    eng = RedshiftEngine(StagingRun(source, window, "run-1", "bucket"), hook or Hook(), FakeS3({}))
+    eng.conn = Recorder(answers, rowcounts)
+    eng.accounted = set()
     return eng, eng.conn
 
 
@@ -61,8 +63,8 @@ def test_copy_statement_for_logs_and_songs():
 def test_copy_statement_with_columns():
     sql = copy_statement("incoming_staging_events", "s3://b/k", None, "C", "r", ["artist", "ts"])
     assert (
-        sql
-        == "COPY incoming_staging_events (artist, ts) FROM 's3://b/k' C FORMAT AS JSON 'auto' REGION 'r' MAXERROR 100000 COMPUPDATE OFF STATUPDATE OFF"
+        sql == "COPY incoming_staging_events (artist, ts) FROM 's3://b/k' C FORMAT AS JSON 'auto' REGION 'r' "
+        "MANIFEST MAXERROR 100000 COMPUPDATE OFF STATUPDATE OFF"
     )
     with pytest.raises(StagingError):
         copy_statement("staging_events", "s3://b/k", None, "C", "r", ["ts); DROP TABLE x; --"])
@@ -74,10 +76,11 @@ def test_credentials_use_the_configured_role_first(monkeypatch):
     assert eng.credentials() == (f"IAM_ROLE '{ROLE}'", f"IAM_ROLE '{ROLE}'")
 
 
-def test_credentials_use_the_connection_role_then_its_keys(monkeypatch):
+def test_without_a_copy_role_the_connection_credentials_are_used(monkeypatch):
     monkeypatch.setattr(config, "REDSHIFT_IAM_ROLE", "")
+    # A role_arn in the AWS connection is Airflow's own identity, never the COPY role.
     eng, _ = engine(hook=Hook(extra={"role_arn": ROLE}))
-    assert eng.credentials() == (f"IAM_ROLE '{ROLE}'", f"IAM_ROLE '{ROLE}'")
+    assert eng.credentials() == ("CREDENTIALS 'aws_access_key_id=AK;aws_secret_access_key=SK'", "CREDENTIALS '***'")
     eng, _ = engine(hook=Hook())
     assert eng.credentials() == ("CREDENTIALS 'aws_access_key_id=AK;aws_secret_access_key=SK'", "CREDENTIALS '***'")
     eng, _ = engine(hook=Hook(token="T"))
@@ -118,29 +121,57 @@ def test_apply_rules_moves_rule_breakers_to_the_rejects():
         }
 
 
-def test_an_hourly_load_copies_each_day_file_through_an_incoming_table(monkeypatch):
+def test_an_hourly_load_copies_each_day_file_through_a_manifest_and_an_incoming_table(monkeypatch):
     monkeypatch.setattr(config, "REDSHIFT_IAM_ROLE", ROLE)
     monkeypatch.setattr(config, "S3_REGION", "us-west-2")
     key = f"{EVENTS.prefix}/2018/11/2018-11-30-events.json"
     eng, conn = engine(
         answers=[
             ("information_schema.columns", [("artist",), ("ts",), ("source_key",)]),
-            ("pg_last_copy_count", [(5, 42)]),
+            ("PG_LAST_COPY_COUNT", [(5,)]),
+            ("FROM sys_load_history", [(42, 5, 1, "s3://bucket/manifest")]),
+            ("AS listed", [(1,)]),
             ("SELECT COUNT(*) FROM staging_events WHERE", [(0,)]),
             ("COUNT(*) AS rejected", [(1,)]),
-        ]
+        ],
+        rowcounts=[("FROM sys_load_error_detail", 1)],
     )
     result = StageResult("staging_events", "redshift")
     eng.load([S3Object(key, 10, "e")], result)
     assert (result.objects, result.bytes, result.rows, result.rejected, result.records) == (1, 10, 5, 1, 6)
     sqls = [sql for sql, _ in conn.calls]
+    manifest_key = "_sparkify/copy-manifests/staging_events/run-1/00000.manifest"
+    assert json.loads(eng.s3.objects[manifest_key]) == {"entries": [{"url": f"s3://bucket/{key}", "mandatory": True}]}
     assert sqls[1] == "CREATE TEMP TABLE incoming_staging_events (LIKE staging_events)"
     assert sqls[2] == (
-        f"COPY incoming_staging_events (artist, ts) FROM 's3://bucket/{key}' IAM_ROLE '{ROLE}' "
+        f"COPY incoming_staging_events (artist, ts) FROM 's3://bucket/{manifest_key}' IAM_ROLE '{ROLE}' "
         f"FORMAT AS JSON 's3://bucket/{EVENTS.jsonpaths_key}' REGION 'us-west-2' "
-        "MAXERROR 100000 COMPUPDATE OFF STATUPDATE OFF"
+        "MANIFEST MAXERROR 100000 COMPUPDATE OFF STATUPDATE OFF"
     )
-    assert "FROM sys_load_error_detail" in sqls[4] and conn.calls[4][1]["query_id"] == 42
-    assert sqls[5].startswith("INSERT INTO staging_events (artist, ts, source_key)")
-    assert conn.calls[5][1]["key"] == key
-    assert sqls[6:8] == ["DELETE FROM incoming_staging_events", "DROP TABLE incoming_staging_events"]
+    inserts = [(sql, params) for sql, params in conn.calls if "FROM sys_load_error_detail" in sql and "INSERT" in sql]
+    assert [params["query_id"] for _, params in inserts] == [42]  # the SYS query id of that COPY
+    keep = next(
+        i for i, sql in enumerate(sqls) if sql.startswith("INSERT INTO staging_events (artist, ts, source_key)")
+    )
+    assert conn.calls[keep][1]["key"] == key
+    assert sqls[keep + 1 : keep + 3] == ["DELETE FROM incoming_staging_events", "DROP TABLE incoming_staging_events"]
+
+
+def test_refused_lines_must_all_reach_staging_rejects(monkeypatch):
+    from include.sparkify.staging import redshift
+
+    monkeypatch.setattr(redshift, "ACCOUNTING_WAIT_SECONDS", 0)
+    monkeypatch.setattr(config, "REDSHIFT_IAM_ROLE", ROLE)
+    answers = [
+        ("PG_LAST_COPY_COUNT", [(5,)]),
+        ("FROM sys_load_history", [(42, 5, 3, "s3://bucket/manifest")]),
+        ("AS listed", [(3,)]),
+    ]
+    eng, _ = engine(SONGS, answers=answers, rowcounts=[("FROM sys_load_error_detail", 2)])
+    with pytest.raises(StagingError, match=r"refused 3 lines \(SYS_LOAD_HISTORY.error_count, query 42\) but 2 were"):
+        eng.account_for_refused_lines("s3://bucket/m", 5)
+    eng, _ = engine(SONGS, answers=answers, rowcounts=[("FROM sys_load_error_detail", 3)])
+    assert eng.account_for_refused_lines("s3://bucket/m", 5) == 3
+    # the same COPY is not accounted twice: a later COPY must find its own history row
+    with pytest.raises(StagingError, match="SYS_LOAD_HISTORY has no record of it"):
+        eng.account_for_refused_lines("s3://bucket/m2", 5)

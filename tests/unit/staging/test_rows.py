@@ -43,8 +43,8 @@ def test_unsupported_columns_get_no_mapper(columns, fields):
 
 
 def test_a_plainly_valid_line_is_mapped():
-    line = b'{"name": "\xc3\xa9t\xc3\xa9s", "userId": "7", "small": -32768, "n": 2147483647, "big": -1, "x": 1.5, "other": [1]}'
-    assert MAPPER(line) == ["étés", "7", -32768, 2147483647, -1, 1.5]
+    line = b'{"name": "\xc3\xa9t\xc3\xa9", "userId": "7", "small": -32768, "n": 2147483647, "big": -1, "x": 1.5, "other": [1]}'
+    assert MAPPER(line) == ["été", "7", -32768, 2147483647, -1, 1.5]  # 5 bytes of UTF-8 in a VARCHAR(5)
     assert MAPPER(b"{}") == [None] * 6  # missing keys and nulls are NULL
     assert MAPPER(b'{"x": 9007199254740992, "big": 9223372036854775807}') == [None, None, None, None, 2**63 - 1, 2**53]
 
@@ -53,6 +53,7 @@ def test_a_plainly_valid_line_is_mapped():
     "line",
     [
         b'{"name": "abcdef"}',  # 6 characters in a VARCHAR(5)
+        b'{"name": "\xc3\xa9t\xc3\xa9s"}',  # 4 characters but 6 bytes: VARCHAR(n) holds n bytes
         b'{"name": 5}',
         b'{"userId": 7}',
         b'{"small": 32768}',

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from include.sparkify.staging.layout import Partition
 from include.sparkify.staging.sources import EVENTS, RULES, SONGS, Source, StagingError, StagingRun, rule_case
 from include.sparkify.window import Window
 from tests.unit.staging.fakes import epoch_ms
@@ -32,26 +33,26 @@ def test_uri():
     assert run(SONGS).uri("song_data/A/a.json") == "s3://bucket/song_data/A/a.json"
 
 
-def test_replaced_days_of_an_hourly_run_is_its_day_file_and_bounds():
+def test_an_hourly_run_of_the_logs_reads_and_replaces_its_day_file():
     start = epoch_ms(datetime(2018, 11, 15, tzinfo=UTC))
     assert start == 1_542_240_000_000
     key = f"{EVENTS.prefix}/2018/11/2018-11-15-events.json"
-    assert run(EVENTS).replaced_days() == [(key, start, start + DAY_MS)]
+    assert run(EVENTS).partitions() == [Partition(key, start, start + DAY_MS)]
 
 
-def test_replaced_days_of_a_window_over_midnight_are_both_days():
+def test_a_window_over_midnight_reads_both_days():
     window = Window(datetime(2018, 11, 30, 23, 30, tzinfo=UTC), datetime(2018, 12, 1, 0, 30, tzinfo=UTC))
     nov30, dec1 = epoch_ms(datetime(2018, 11, 30, tzinfo=UTC)), epoch_ms(datetime(2018, 12, 1, tzinfo=UTC))
-    assert run(EVENTS, window).replaced_days() == [
-        (f"{EVENTS.prefix}/2018/11/2018-11-30-events.json", nov30, nov30 + DAY_MS),
-        (f"{EVENTS.prefix}/2018/12/2018-12-01-events.json", dec1, dec1 + DAY_MS),
+    assert run(EVENTS, window).partitions() == [
+        Partition(f"{EVENTS.prefix}/2018/11/2018-11-30-events.json", nov30, nov30 + DAY_MS),
+        Partition(f"{EVENTS.prefix}/2018/12/2018-12-01-events.json", dec1, dec1 + DAY_MS),
     ]
 
 
-def test_replaced_days_is_none_for_full_loads_and_songs():
-    assert run(EVENTS, Window()).replaced_days() is None
-    assert run(SONGS).replaced_days() is None
-    assert run(SONGS, Window()).replaced_days() is None
+def test_full_loads_and_songs_read_everything():
+    assert run(EVENTS, Window()).partitions() is None
+    assert run(SONGS).partitions() is None
+    assert run(SONGS, Window()).partitions() is None
 
 
 def test_rule_case_follows_the_rules_in_order():

@@ -22,6 +22,8 @@ FRAGMENTS = {
     "row_text": "ROW_TEXT",
     "rule": "RULE",
     "limit": 5,
+    "prefix": True,
+    "too_long": "TOO_LONG",
 }
 
 
@@ -52,7 +54,7 @@ def test_manifest_record_is_two_statements_without_comments():
 def test_fragments_are_filled_in():
     (sql,) = render("reject_samples", limit=7)
     assert sql.endswith("ORDER BY source_key, line_number\nLIMIT 7")
-    (sql,) = render("clear_day", table="staging_events")
+    (sql,) = render("clear_partition", table="staging_events", prefix=False)
     assert sql.startswith("DELETE FROM staging_events\nWHERE")
 
 
@@ -70,7 +72,7 @@ def test_a_missing_fragment_is_an_error():
     with pytest.raises(jinja2.UndefinedError, match="now"):
         render("manifest_record")
     with pytest.raises(jinja2.UndefinedError, match="table"):
-        render("clear_day")
+        render("clear_partition", prefix=True)
 
 
 @pytest.mark.parametrize("name", ["userid", "source_key", "a1", "_x"])

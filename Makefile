@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements-local.txt | cut -d' ' -f1)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help venv browser run stop test test-unit test-stack lint format sql data clean copy-udacity bench
+.PHONY: help venv browser run stop test test-unit test-stack lint format system-test sql data clean copy-udacity bench
 
 help:
 	@echo "make run    set up, start the local stack, run the pipeline on sample data, print a report"
@@ -13,10 +13,11 @@ help:
 	@echo "make test-unit   the fast layer only: no services, under a minute"
 	@echo "make browser   install Debian's chromium for the UI tests (make test does it)"
 	@echo "make stop   stop every process make run started"
+	@echo "make system-test   the pipeline on a real Redshift Serverless workgroup and bucket (SPARKIFY_SYSTEM_* variables; skips without them)"
 	@echo "make sql Q=\"select ...\"   query the local warehouse"
 	@echo "make lint   ruff (lint + format check), sqlfluff (Redshift dialect) on include/sql, hadolint; make test runs it first"
 	@echo "make format   ruff format + ruff check --fix"
-	@echo "make data OUT=dir [EVENTS=n SONGS=n]   generate Sparkify-format data"
+	@echo "make data OUT=dir [EVENTS=n SONGS=n] [SPARKIFY_LOG_KEY_TEMPLATE='log_data/%Y/%m/%d/%H/']   generate Sparkify-format data (day files, or the template's partitions)"
 	@echo "make bench  every benchmark (about 40 min): bench/results/latest.json, docs/benchmarks.md"
 	@echo "make copy-udacity BUCKET=name [ARGS=--dry-run]   server-side copy of s3://udacity-dend into the bucket"
 
@@ -71,7 +72,14 @@ sql: venv
 	@$(PY) -m dev.sql "$(Q)"
 
 data: venv
-	$(PY) -m dev.datagen $(or $(OUT),.local/data) $(if $(EVENTS),--events $(EVENTS)) $(if $(SONGS),--songs $(SONGS))
+	$(PY) -m dev.datagen $(or $(OUT),.local/data) $(if $(EVENTS),--events $(EVENTS)) $(if $(SONGS),--songs $(SONGS)) \
+		$(if $(SPARKIFY_LOG_KEY_TEMPLATE),--log-key-template '$(SPARKIFY_LOG_KEY_TEMPLATE)')
+
+# The pipeline against real AWS (Redshift Serverless + S3), before a first deploy: the
+# SPARKIFY_SYSTEM_* variables are in dev/system_test.py and docs/deploy.md. Without them it
+# says why it skipped and exits 0.
+system-test: venv
+	$(PY) -m dev.system_test
 
 copy-udacity: venv
 	@test -n "$(BUCKET)" || { echo "usage: make copy-udacity BUCKET=<project bucket> [ARGS='--dry-run --region us-west-2']"; exit 2; }

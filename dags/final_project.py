@@ -9,8 +9,10 @@ whenever `create_tables` emits the `sparkify_warehouse_schema` asset.
 
 **What a run loads.**
 * A scheduled or backfill run loads exactly its data interval `[start, end)`: it stages
-  the day's log file `log_data/YYYY/MM/YYYY-MM-DD-events.json` and loads only the events
-  whose `ts` falls in the interval. A missing day file stages zero rows with a warning.
+  the log objects of its hours (`SPARKIFY_LOG_KEY_TEMPLATE`: by default the day file
+  `log_data/YYYY/MM/YYYY-MM-DD-events.json`; hour partitions such as `log_data/%Y/%m/%d/%H/`
+  work too) and of the `SPARKIFY_LATE_MINUTES` after them, and loads only the events whose
+  `ts` falls in the interval. A missing partition stages zero rows with a warning.
 * A run without a data interval (asset-triggered, or manual without a logical date) is a
   **full load** of everything under `log_data/` and `song_data/`.
 * The song catalog is restaged only when its objects changed (or with `restage_songs`).

@@ -937,9 +937,22 @@ def main(argv=None) -> int:
     p.add_argument("--days", type=int, default=d.days)
     p.add_argument("--start", type=date.fromisoformat, default=d.start)
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument(
+        "--log-key-template",
+        help="write the logs by this SPARKIFY_LOG_KEY_TEMPLATE (e.g. log_data/%%Y/%%m/%%d/%%H/) instead of day files",
+    )
     a = p.parse_args(argv)
     spec = GeneratorSpec(events=a.events, songs=a.songs, users=a.users, start=a.start, days=a.days, seed=a.seed)
-    summary = generate(a.out_dir, spec)
+    if a.log_key_template:
+        import tempfile
+
+        from dev.partition import partitioned_copy
+
+        with tempfile.TemporaryDirectory() as tmp:
+            summary = generate(tmp, spec)
+            summary["log_objects"] = partitioned_copy(Path(tmp), a.out_dir, a.log_key_template)["objects"]
+    else:
+        summary = generate(a.out_dir, spec)
     print(json.dumps(summary))
     return 0
 

@@ -102,6 +102,30 @@ def data_dir(stack: Stack) -> Path:
     return sample
 
 
+DAY_FILES = "log_data/%Y/%m/%Y-%m-%d-events.json"
+
+
+def in_log_layout(stack: Stack, source: Path) -> Path:
+    """The data set as the pipeline will read it: with SPARKIFY_LOG_KEY_TEMPLATE set to another
+    layout than the day files (e.g. hour partitions), a copy of it with the day files
+    re-partitioned by that template, in .local/partitioned/ (made once per data set and
+    template)."""
+    template = os.environ.get("SPARKIFY_LOG_KEY_TEMPLATE", DAY_FILES)
+    if template == DAY_FILES or not any((source / "log_data").rglob("????-??-??-events.json")):
+        return source
+    import hashlib
+
+    from dev.partition import partitioned_copy
+
+    digest = hashlib.sha256(f"{source}\n{template}".encode()).hexdigest()[:12]
+    target = stack.state_dir / "partitioned" / digest
+    if not (target / "log_json_path.json").exists():
+        say(f"Re-partitioning the logs of {source} by SPARKIFY_LOG_KEY_TEMPLATE={template} into {target} ...")
+        summary = partitioned_copy(source, target, template)
+        say(f"  {summary['events']} events in {summary['objects']} objects")
+    return target
+
+
 def reset_if_source_changed(stack: Stack, source: Path) -> None:
     """The local warehouse keeps its tables between runs. When make run is pointed at another
     data set, empty them (not `schema_migrations`: the schema stays as migrated) so the report
@@ -150,7 +174,7 @@ def main() -> int:
     say("Starting the warehouse (embedded PostgreSQL) and S3 (moto server) ...")
     stack.start_postgres()
     stack.start_s3()
-    source = data_dir(stack)
+    source = in_log_layout(stack, data_dir(stack))
     reset_if_source_changed(stack, source)
     say(f"Uploading {source} to s3://{stack.bucket}/ (objects already there are kept) ...")
     uploaded = upload_tree(stack.s3_client(), stack.bucket, source, progress=say)

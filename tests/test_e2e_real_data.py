@@ -3,7 +3,10 @@ create_tables, the full load, then hourly runs, each compared with what the JSON
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -95,19 +98,40 @@ def load_everything(dags, stack):
     assert dr.data_interval_start is None
 
 
+SNAPSHOT = "e2e_full_load"  # a schema holding a copy of the tables a full load leaves
+SNAPSHOT_TABLES = [*STATE_TABLES, "staging_manifest"]
+
+
+def snapshot(stack) -> None:
+    with warehouse(stack) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {SNAPSHOT} CASCADE")
+        conn.execute(f"CREATE SCHEMA {SNAPSHOT}")
+        for table in SNAPSHOT_TABLES:
+            conn.execute(f'CREATE TABLE {SNAPSHOT}."{table}" AS SELECT * FROM public."{table}"')
+
+
+def restore(stack) -> None:
+    with warehouse(stack) as conn, conn.transaction():
+        conn.execute("TRUNCATE " + ", ".join(f'public."{t}"' for t in SNAPSHOT_TABLES))
+        for table in SNAPSHOT_TABLES:
+            conn.execute(f'INSERT INTO public."{table}" SELECT * FROM {SNAPSHOT}."{table}"')
+
+
 @pytest.fixture(scope="module")
 def full_load_state(dags, stack, source):
     """The warehouse right after a full load (the state, for tests that change it to restore it)."""
     load_everything(dags, stack)
+    snapshot(stack)
     return warehouse_state(stack)
 
 
 @pytest.fixture
 def full_load(full_load_state, dags, stack):
     """Each test starts from the warehouse a full load leaves, whatever ran before it: if an
-    earlier test changed any table, the full load runs again."""
+    earlier test changed any table, the tables are restored from the copy taken right after
+    the full load (the checksums prove it is the same state)."""
     if warehouse_state(stack) != full_load_state:
-        load_everything(dags, stack)
+        restore(stack)
         assert warehouse_state(stack) == full_load_state
 
 
@@ -357,3 +381,111 @@ def digest(conn, table: str, columns: list[str]) -> tuple[int, str]:
             f"ORDER BY MD5(CAST(ROW({row}) AS TEXT))), '')) FROM \"{table}\""
         ).fetchone()
     )
+
+
+# ------------------------------------------------------------------ hour partitions (SPARKIFY_LOG_KEY_TEMPLATE)
+HOURS_TEMPLATE = "log_hours/%Y/%m/%d/%H/"
+
+
+def upload_dir(stack, root: Path) -> int:
+    s3 = stack.s3_client()
+    paths = [p for p in root.rglob("*.json") if p.is_file()]
+    for path in paths:
+        s3.put_object(Bucket=stack.bucket, Key=path.relative_to(root).as_posix(), Body=path.read_bytes())
+    return len(paths)
+
+
+@pytest.fixture(scope="module")
+def hour_partitions(real_bucket, stack, tmp_path_factory):
+    """The real logs re-partitioned into one object per hour (dev/partition.py), uploaded
+    under log_hours/ beside the day files: root, and the lines of each object."""
+    from dev.partition import partition_logs
+
+    root = tmp_path_factory.mktemp("hour-partitions")
+    summary = partition_logs(real_bucket / "log_data", root, HOURS_TEMPLATE)
+    assert upload_dir(stack, root) == summary["objects"]
+    return root
+
+
+def use_layout(monkeypatch, template: str, late_minutes: float = 60):
+    """Staging reads the logs by ``template`` (as with SPARKIFY_LOG_KEY_TEMPLATE) in this test."""
+    from include.sparkify.staging import sources
+    from include.sparkify.staging.layout import LogLayout
+
+    layout = LogLayout(template, late_minutes)
+    events = replace(sources.EVENTS, prefix=layout.fixed_prefix.rstrip("/"), layout=layout)
+    monkeypatch.setitem(sources.SOURCES, "staging_events", events)
+    return events
+
+
+def object_lines(path: Path) -> list[bytes]:
+    return [line for line in path.read_bytes().split(b"\n") if line.strip()]
+
+
+def test_hour_partitions_load_the_same_tables_as_the_day_files(
+    full_load, full_load_state, hour_partitions, dags, stack, source, monkeypatch
+):
+    events, songs = source
+    use_layout(monkeypatch, HOURS_TEMPLATE)
+    load_everything(dags, stack)
+    assert checksums(stack) == {t: full_load_state[t] for t in TABLES}  # a full load: the same star schema
+    assert fetch(stack, "SELECT COUNT(*), COUNT(DISTINCT source_key) FROM staging_events")[0] == (
+        len(events),
+        len(list(hour_partitions.rglob("*.json"))),
+    )
+
+    with warehouse(stack) as conn:  # then hourly runs only, as in test_hourly_runs_load_exactly_their_interval
+        conn.execute('TRUNCATE songplays, users, "time"')
+    loaded_events = []
+    for hour in pick_hours(events):
+        run_for_hour(dags, hour)
+        loaded_events += window_events(events, hour)
+        plays = ex.songplays(loaded_events, songs)
+        assert songplays_in_db(stack) == plays, f"songplays after the run for {hour}"
+        assert users_in_db(stack) == ex.users(loaded_events), f"users after the run for {hour}"
+        assert time_in_db(stack) == ex.time_table(plays), f"time after the run for {hour}"
+        # The run restaged its hour's partition (and the next one, for late events), nothing else.
+        for partition in (hour, hour + timedelta(hours=1)):
+            key = partition.strftime(HOURS_TEMPLATE) + "events.json"
+            path = hour_partitions / key
+            count = fetch(stack, f"SELECT COUNT(*) FROM staging_events WHERE source_key = '{key}'")[0][0]
+            assert count == (len(object_lines(path)) if path.exists() else 0), key
+        assert fetch(stack, "SELECT COUNT(*) FROM staging_events")[0][0] == len(events)
+    assert fetch(stack, "SELECT COUNT(*) FROM songplays")[0][0] == 54 + 1 + 0
+
+
+def test_a_late_event_in_the_next_hours_partition_is_loaded_once(
+    full_load, real_bucket, dags, stack, source, monkeypatch, tmp_path
+):
+    """An event whose object landed in the next hour's partition (up to SPARKIFY_LATE_MINUTES
+    late) is loaded by the run of its own hour, and not again by the next hour's run."""
+    events, songs = source
+    busy, _, _ = pick_hours(events)
+    late_template = "log_late/%Y/%m/%d/%H/"
+    from dev.partition import partition_logs
+
+    partition_logs(real_bucket / "log_data", tmp_path, late_template)
+    here = tmp_path / (busy.strftime(late_template) + "events.json")
+    later = tmp_path / ((busy + timedelta(hours=1)).strftime(late_template) + "events.json")
+    lines = object_lines(here)
+    late = next(line for line in lines if json.loads(line)["page"] == "NextSong" and json.loads(line)["userId"])
+    here.write_bytes(b"\n".join(line for line in lines if line != late))
+    later.write_bytes(b"\n".join([*object_lines(later), late]))
+    for path in tmp_path.rglob("*.json"):  # only the hours this test runs, and the partitions they read
+        hour = datetime.strptime(path.relative_to(tmp_path).parent.as_posix(), "log_late/%Y/%m/%d/%H")
+        if not busy <= hour <= busy + timedelta(hours=2):
+            path.unlink()
+    upload_dir(stack, tmp_path)
+    use_layout(monkeypatch, late_template, late_minutes=60)
+
+    with warehouse(stack) as conn:
+        conn.execute('TRUNCATE songplays, users, "time"')
+    run_for_hour(dags, busy)  # reads busy's partition and the next one (late events)
+    busy_plays = ex.songplays(window_events(events, busy), songs)
+    assert songplays_in_db(stack) == busy_plays  # the late event included
+    late_event = json.loads(late)
+    assert any(p["start_time"] == ex.start_time(late_event["ts"]) for p in busy_plays.values())
+
+    run_for_hour(dags, busy + timedelta(hours=1))
+    both = ex.songplays(window_events(events, busy) + window_events(events, busy + timedelta(hours=1)), songs)
+    assert songplays_in_db(stack) == both  # loaded once: no second row for the late event

@@ -33,6 +33,7 @@ class Recorder:
         self.commits = 0
         self.copied, self.refused = copied, refused
         self.listed = refused if listed is None else listed
+        self.lost = 0  # rejects the INSERT would fail to write
         self.history = history
         self.query_id = 5000
 
@@ -67,10 +68,10 @@ class _Cursor:
             answer = [(conn.copied,)]
         elif "FROM sys_load_history" in sql:
             answer = [(conn.query_id, conn.copied, conn.refused, "s3://...")] if conn.history else []
-        elif "AS listed" in sql:
-            answer = [(conn.listed,)]
-        elif sql.startswith("INSERT INTO staging_rejects") and "sys_load_error_detail" in sql:
-            self.rowcount = conn.listed
+        elif "FROM sys_load_error_detail" in sql:
+            answer = [(f"s3://b/k{i}", i + 1, "Invalid digit (column ts)") for i in range(conn.listed)]
+        elif sql.startswith("INSERT INTO staging_rejects") and "key_0" in sql:
+            self.rowcount = len([k for k in params if k.startswith("key_")]) - conn.lost
         elif "AS rejected" in sql:
             answer = [(conn.refused,)]
         elif sql.startswith("SELECT COUNT(*)"):
@@ -192,8 +193,17 @@ def test_hourly_events_copy_through_a_manifest_of_the_day_file(redshift, monkeyp
     assert sql.index(delete) < sql.index(copy) < sql.index(insert)  # ... then loaded ...
     assert recorder.commits == 1  # ... in one transaction
     # the refused lines of that COPY (its SYS query id) go to staging_rejects
-    (rejects,) = [(s, p) for s, p in recorder.statements if "FROM sys_load_error_detail" in s and "INSERT" in s]
-    assert rejects[1]["query_id"] == recorder.query_id
+    (errors,) = [p for s, p in recorder.statements if "FROM sys_load_error_detail" in s]
+    assert errors["query_id"] == recorder.query_id
+    (rejects,) = [p for s, p in recorder.statements if s.startswith("INSERT INTO staging_rejects") and "key_0" in s]
+    assert {k: v for k, v in rejects.items() if k[:4] in ("key_", "line", "reas")} == {
+        "key_0": "s3://b/k0",
+        "line_0": 1,
+        "reason_0": "Invalid digit (column ts)",
+        "key_1": "s3://b/k1",
+        "line_1": 2,
+        "reason_1": "Invalid digit (column ts)",
+    }
     # rows the star schema cannot take move to staging_rejects, in the same transaction
     assert "DELETE FROM staging_events WHERE page = 'NextSong' AND COALESCE(userid, '') = ''" in sql
     assert result["rows"] == 7 and result["rejected"] == 2 and result["records"] == 9
@@ -242,7 +252,11 @@ def test_refused_lines_that_cannot_all_be_recorded_fail_the_load(redshift, monke
     bucket, recorder = redshift
     monkeypatch.setattr(config, "REDSHIFT_IAM_ROLE", ROLE)
     recorder.refused, recorder.listed = 3, 2  # SYS_LOAD_ERROR_DETAIL lists fewer than were refused
-    with pytest.raises(staging.StagingError, match=r"refused 3 lines .* but 2 were written to staging_rejects"):
+    with pytest.raises(staging.StagingError, match=r"refused 3 lines .* lists 2 and 2 were written to staging_rejects"):
+        run_stage(staging.SONGS, Window(), bucket)
+    assert recorder.commits == 0
+    recorder.refused, recorder.listed, recorder.lost = 2, 2, 1  # an INSERT that writes fewer rows
+    with pytest.raises(staging.StagingError, match=r"refused 2 lines .* lists 2 and 1 were written to staging_rejects"):
         run_stage(staging.SONGS, Window(), bucket)
     assert recorder.commits == 0
 

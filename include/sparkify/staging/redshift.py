@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 MAXERROR = 100000
 ACCOUNTING_ATTEMPTS = 5
 ACCOUNTING_WAIT_SECONDS = 2.0
+REJECT_BATCH = 500  # refused lines written to staging_rejects per statement
 
 
 def _quote(value: str) -> str:
@@ -146,10 +147,11 @@ class RedshiftEngine(Engine):
 
     def account_for_refused_lines(self, manifest: str, copied: int) -> int:
         """Copy the lines the last COPY refused into staging_rejects, and prove none is lost:
-        the refused count SYS_LOAD_HISTORY gives (error_count) must equal the rows written.
-        The SYS views may lag the COPY a little, so they are read a few times before the task
-        fails with both numbers (rolled back: nothing staged, the retry loads again)."""
-        history, listed = None, None
+        the refused count SYS_LOAD_HISTORY gives (error_count) must equal the lines
+        SYS_LOAD_ERROR_DETAIL lists and the rows written. The SYS views may lag the COPY a
+        little, so they are read a few times before the task fails with the numbers (rolled
+        back: nothing staged, the retry loads again)."""
+        history, errors = None, []
         for attempt in range(ACCOUNTING_ATTEMPTS):
             if attempt:
                 time.sleep(ACCOUNTING_WAIT_SECONDS)
@@ -157,8 +159,8 @@ class RedshiftEngine(Engine):
             if not rows or rows[0][0] in self.accounted or rows[0][2] is None or int(rows[0][1] or 0) != copied:
                 continue  # not recorded yet: the latest row is an earlier COPY's
             history = rows[0]
-            listed = int(self.execute("redshift/copy_error_count", {"query_id": history[0]})[0][0])
-            if listed == int(history[2]):
+            errors = self.execute("redshift/copy_errors", {"query_id": history[0]})
+            if len(errors) == int(history[2]):
                 break
         if history is None:
             raise StagingError(
@@ -168,15 +170,26 @@ class RedshiftEngine(Engine):
             )
         refused = int(history[2])
         self.accounted.add(history[0])
-        self.insert_rejects(f"({render('redshift/copy_errors')[0]})", {"query_id": history[0]})
-        written = self.rowcount
-        if written != refused or listed != refused:
+        written = self.insert_reject_rows(errors)
+        if not refused == len(errors) == written:
             raise StagingError(
                 f"{self.run.table}: the COPY of {manifest} refused {refused} lines (SYS_LOAD_HISTORY.error_count, "
-                f"query {history[0]}) but {written} were written to staging_rejects from SYS_LOAD_ERROR_DETAIL. "
-                "Nothing was staged; the retry loads again."
+                f"query {history[0]}) but SYS_LOAD_ERROR_DETAIL lists {len(errors)} and {written} were written to "
+                "staging_rejects. Nothing was staged; the retry loads again."
             )
         return refused
+
+    def insert_reject_rows(self, rows: list[tuple]) -> int:
+        """Write (source_key, line_number, reason) rows to staging_rejects; returns how many."""
+        written = 0
+        for start in range(0, len(rows), REJECT_BATCH):
+            batch = rows[start : start + REJECT_BATCH]
+            params = {}
+            for i, (key, line, reason) in enumerate(batch):
+                params |= {f"key_{i}": key, f"line_{i}": int(line), f"reason_{i}": _bytes_prefix(reason or "", 1024)}
+            self.insert_rejects(f"({render('redshift/reject_rows', rows=len(batch))[0]})", params)
+            written += self.rowcount
+        return written
 
     def apply_rules(self) -> int:
         """Move staged rows that break a rule into staging_rejects; returns how many moved."""
@@ -192,3 +205,8 @@ class RedshiftEngine(Engine):
             moved += int(self.query(f"SELECT COUNT(*) FROM {table} WHERE {where}")[0][0])
             self.query(f"DELETE FROM {table} WHERE {where}")
         return moved
+
+
+def _bytes_prefix(text: str, limit: int) -> str:
+    """The longest start of ``text`` that fits ``limit`` bytes of UTF-8 (VARCHAR(n) counts bytes)."""
+    return text.encode()[:limit].decode("utf-8", "ignore")

@@ -24,6 +24,7 @@ FRAGMENTS = {
     "limit": 5,
     "prefix": True,
     "too_long": "TOO_LONG",
+    "rows": 2,
 }
 
 

@@ -32,10 +32,11 @@ from dev import console
 from dev.stack import REPO, Stack, free_port
 
 REAL_DATA = REPO.parent / "shared" / "data" / "sparkify"
-ALL = ["staging", "parse", "hourly", "scheduler", "make_run"]
+ALL = ["staging", "hostile", "parse", "hourly", "scheduler", "make_run"]
 ORDER = [
     "local_staging_throughput",
     "staging_memory",
+    "hostile_objects",
     "dag_parse_time",
     "dag_parse_time_dags_report",
     "hourly_run_vs_catalog_size",
@@ -49,6 +50,8 @@ TARGETS = {
     "staging_vs_naive": (">=", 20.0),
     "staging_rss_1m_vs_100k": ("<=", 1.2),
     "staging_peak_rss_mb": ("<=", 300.0),
+    "hostile_peak_rss_mb": ("<=", 300.0),
+    "hostile_line_1g_vs_256m": ("<=", 5.0),
     "dag_parse_seconds": ("<=", 0.5),
     "hourly_catalog_100k_vs_15k": ("<=", 1.2),
     "backfill_wall_minutes": ("<=", 10.0),
@@ -340,6 +343,29 @@ class Bench:
             hook.insert_rows("staging_events", rows, target_fields=self.columns(), commit_every=1000)
             seconds.append(round(time.perf_counter() - started, 3))
         return {"seconds": seconds, "median_seconds": median(seconds)}
+
+    # ------------------------------------------------------------------ hostile objects
+    def bench_hostile(self) -> None:
+        """A 1 GiB object of one line and one of one JSON array, through the reading side of
+        the PostgreSQL engine (bench/hostile_once.py): peak RSS stays flat and the time grows
+        in proportion to the size (a 256 MiB line for the ratio)."""
+        sizes = [8, 32] if self.smoke else [256, 1024]
+        runs = {}
+        for kind in ("line", "array"):
+            for mib in sizes:
+                runs[f"{kind}_{mib}"] = json.loads(
+                    self.python("-m", "bench.hostile_once", kind, str(mib)).splitlines()[-1]
+                )
+        small, large = sizes
+        ratio = round(runs[f"line_{large}"]["seconds"] / max(runs[f"line_{small}"]["seconds"], 1e-3), 3)
+        peak = max(r["peak_rss_mb"] for r in runs.values())
+        self.ratios["hostile_line_1g_vs_256m"] = ratio
+        self.add(
+            "hostile_objects",
+            {"object_mib": sizes, "kinds": ["one line", "one JSON array"], "chunk": "1 MiB"},
+            runs,
+            {"hostile_peak_rss_mb": peak, "hostile_line_1g_vs_256m": ratio},
+        )
 
     # ------------------------------------------------------------------ parse
     def bench_parse(self) -> None:

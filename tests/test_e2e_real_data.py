@@ -303,11 +303,8 @@ def test_a_first_schema_warehouse_of_real_data_upgrades_keeping_every_row_and_pa
     first_only = tmp_path / "first"
     first_only.mkdir()
     shutil.copy(sorted(MIGRATIONS_DIR.glob("0001_*.sql"))[0], first_only)
-    server = stack.warehouse_dsn().rsplit("/", 1)[0]
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        admin.execute("DROP DATABASE IF EXISTS upgrade_probe")
-        admin.execute("CREATE DATABASE upgrade_probe")
-    probe = f"{server}/upgrade_probe"
+    stack.drop_database("upgrade_probe")
+    probe = stack.create_database("upgrade_probe")  # owned by the role Airflow uses, as sparkify is
     try:
         with psycopg.connect(probe) as conn:
             assert apply_migrations(conn, run_id="first_release", directory=first_only)["version"] == 1
@@ -368,8 +365,7 @@ def test_a_first_schema_warehouse_of_real_data_upgrades_keeping_every_row_and_pa
             ).fetchone()
         assert recorded[0] >= len(checks.tasks) and recorded[0] == recorded[1]
     finally:
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-            admin.execute("DROP DATABASE IF EXISTS upgrade_probe WITH (FORCE)")
+        stack.drop_database("upgrade_probe")
 
 
 def digest(conn, table: str, columns: list[str]) -> tuple[int, str]:

@@ -32,23 +32,18 @@ HISTORY = sorted(p.name for p in MIGRATIONS.glob("*.sql"))
 
 @pytest.fixture
 def new_db(stack):
-    """Creates empty databases on the stack's server; returns their DSNs; drops them after."""
-    import psycopg
-
-    server = stack.warehouse_dsn().rsplit("/", 1)[0]
+    """Creates empty databases on the stack's server, owned by the role Airflow uses (created
+    as the superuser); returns their DSNs as that role; drops them after."""
     names: list[str] = []
 
     def create() -> str:
         name = f"migrations_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
         names.append(name)
-        return f"{server}/{name}"
+        return stack.create_database(name)
 
     yield create
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        for name in names:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for name in names:
+        stack.drop_database(name)
 
 
 def connect(dsn: str):
@@ -137,18 +132,13 @@ def copy_migrations(tmp_path: Path, upto: int | None = None) -> Path:
 @pytest.fixture(scope="module")
 def ddl_catalog(stack):
     """The catalog of a database built from include/sql/ddl/*.sql."""
-    import psycopg
-
-    server = stack.warehouse_dsn().rsplit("/", 1)[0]
     name = f"migrations_ddl_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+    dsn = stack.create_database(name)
     try:
-        run_sql_files(f"{server}/{name}", sorted(DDL.glob("*.sql")))
-        yield catalog(f"{server}/{name}")
+        run_sql_files(dsn, sorted(DDL.glob("*.sql")))
+        yield catalog(dsn)
     finally:
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        stack.drop_database(name)
 
 
 def test_the_migrations_build_exactly_the_ddl_schema(new_db, ddl_catalog):
@@ -249,7 +239,7 @@ def test_an_edited_applied_migration_is_refused_before_anything_runs(new_db, tmp
     edited = directory / HISTORY[1]
     original = sha256(edited)
     edited.write_text(edited.read_text() + "-- an afterthought\n")
-    (directory / "0005_probe_pending.sql").write_text("CREATE TABLE probe_pending (id INTEGER);\n")
+    (directory / "0006_probe_pending.sql").write_text("CREATE TABLE probe_pending (id INTEGER);\n")
 
     with pytest.raises(MigrationError) as caught:
         migrate(dsn, directory=directory)
@@ -277,7 +267,7 @@ def test_a_failing_migration_rolls_back_and_names_file_and_statement(new_db, tmp
     dsn = new_db()
     directory = copy_migrations(tmp_path)
     migrate(dsn, directory=directory)
-    broken = directory / "0005_broken.sql"
+    broken = directory / "0006_broken.sql"
     broken.write_text(
         "-- creates a table, then fails\nCREATE TABLE probe_created (id INTEGER);\n"
         "ALTER TABLE no_such_table ADD COLUMN x INTEGER;\n"
@@ -287,14 +277,14 @@ def test_a_failing_migration_rolls_back_and_names_file_and_statement(new_db, tmp
         migrate(dsn, directory=directory)
 
     message = str(caught.value)
-    assert "0005_broken.sql" in message and "ALTER TABLE no_such_table ADD COLUMN x INTEGER" in message
+    assert "0006_broken.sql" in message and "ALTER TABLE no_such_table ADD COLUMN x INTEGER" in message
     assert "rolled back" in message and f"version {len(HISTORY)}" in message
     assert "probe_created" not in table_names(dsn)
     assert [r[0] for r in recorded(dsn)] == list(range(1, len(HISTORY) + 1))
 
     # Fixed, it applies on the next run.
     broken.write_text("-- creates a table\nCREATE TABLE probe_created (id INTEGER);\n")
-    assert migrate(dsn, directory=directory)["applied"] == ["0005_broken.sql"]
+    assert migrate(dsn, directory=directory)["applied"] == ["0006_broken.sql"]
     assert "probe_created" in table_names(dsn)
 
 
@@ -302,25 +292,25 @@ def test_a_no_transaction_migration_runs_in_autocommit(new_db, tmp_path):
     """VACUUM cannot run in a transaction block in PostgreSQL either: it runs only in autocommit."""
     dsn = new_db()
     directory = copy_migrations(tmp_path)
-    (directory / "0005_vacuum.sql").write_text(
+    (directory / "0006_vacuum.sql").write_text(
         "-- migrate: no-transaction\n-- Reclaims space.\nVACUUM staging_events;\nVACUUM staging_songs;\n"
     )
     result = migrate(dsn, directory=directory)
-    assert result["applied"][-1] == "0005_vacuum.sql" and result["version"] == 5
-    assert recorded(dsn)[-1][1:3] == ("0005_vacuum.sql", sha256(directory / "0005_vacuum.sql"))
+    assert result["applied"][-1] == "0006_vacuum.sql" and result["version"] == 6
+    assert recorded(dsn)[-1][1:3] == ("0006_vacuum.sql", sha256(directory / "0006_vacuum.sql"))
 
 
 def test_a_failing_no_transaction_migration_keeps_the_version(new_db, tmp_path):
     dsn = new_db()
     directory = copy_migrations(tmp_path)
     migrate(dsn, directory=directory)
-    (directory / "0005_half.sql").write_text(
+    (directory / "0006_half.sql").write_text(
         "-- migrate: no-transaction\nCREATE TABLE probe_committed (id INTEGER);\nVACUUM no_such_table;\n"
     )
     with pytest.raises(MigrationError) as caught:
         migrate(dsn, directory=directory)
     message = str(caught.value)
-    assert "0005_half.sql" in message and "VACUUM no_such_table" in message and "statement 2 of 2" in message
+    assert "0006_half.sql" in message and "VACUUM no_such_table" in message and "statement 2 of 2" in message
     assert "probe_committed" in table_names(dsn)  # autocommit: the first statement stays
     assert len(recorded(dsn)) == len(HISTORY)
 

@@ -131,7 +131,7 @@ def test_failed_check_is_recorded_and_emailed_once(airflow_db, schema, smtp_serv
         assert needle in body, needle
     from dev.stack import AWS_KEY_ID, AWS_SECRET, PG_PASSWORD
 
-    for secret in (PG_PASSWORD, AWS_SECRET, AWS_KEY_ID):  # the secrets of the connections in play
+    for secret in (schema.etl_password(), PG_PASSWORD, AWS_SECRET, AWS_KEY_ID):  # the connections' secrets
         assert secret not in subject and secret not in message.as_string()
 
     # The failed check is in the history, with the value found, before the task failed.

@@ -81,7 +81,7 @@ def test_no_secret_in_logs_rendered_fields_or_xcom(scheduler_stack, asset_trigge
     from dev.stack import AIRFLOW_DB_PASSWORD, AWS_KEY_ID, AWS_SECRET, PG_PASSWORD
 
     stack, _ = scheduler_stack
-    secrets = [PG_PASSWORD, AIRFLOW_DB_PASSWORD, AWS_SECRET, AWS_KEY_ID, stack.admin_password()]
+    secrets = [PG_PASSWORD, stack.etl_password(), AIRFLOW_DB_PASSWORD, AWS_SECRET, AWS_KEY_ID, stack.admin_password()]
     assert all(secrets)
     api = AirflowAPI(stack.api_url, "admin", stack.admin_password())
     log_files = [p for p in (stack.airflow_home / "logs").rglob("*") if p.is_file()]

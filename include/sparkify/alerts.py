@@ -11,12 +11,18 @@ channel configured an alert is one clear WARNING line in the log, and no error.
   data-quality task names the failed check.
 * ``alert_late_run`` is the callback of the DAG's ``DeadlineAlert``: the scheduler notices
   the missed deadline and the triggerer awaits this coroutine.
+
+Every value in an alert (an error text quoting an S3 key or a record, a run id) is untrusted:
+it is escaped for the channel it goes to (HTML for the e-mail body, Slack's ``&``, ``<``,
+``>`` for Slack's mrkdwn, one line for the e-mail subject), and the notifiers are called
+with their ``notify`` alone, which never renders their fields as Jinja templates.
 """
 
 from __future__ import annotations
 
 import html
 import logging
+import re
 from dataclasses import dataclass
 
 from airflow.sdk import BaseNotifier
@@ -32,6 +38,22 @@ NO_CHANNEL = (
 )
 
 
+def mrkdwn_escape(value: object) -> str:
+    """A value as literal text in Slack's mrkdwn: ``&``, ``<`` and ``>`` escaped
+    (https://api.slack.com/reference/surfaces/formatting#escaping), so that no value can
+    open a link (``<http://x|text>``), a mention (``<!channel>``, ``<@U123>``) or a date."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+
+def one_line(value: object) -> str:
+    """A value fit for one header line (the e-mail subject): line breaks and other control
+    characters become a space, so a value can neither add a header nor end the headers."""
+    return _CONTROL.sub(" ", str(value)).strip()
+
+
 @dataclass(frozen=True)
 class Alert:
     subject: str
@@ -39,6 +61,13 @@ class Alert:
 
     def text(self) -> str:
         return "\n".join([self.subject, ""] + [f"{label}: {value}" for label, value in self.lines])
+
+    def slack(self) -> str:
+        """``text()`` for Slack's mrkdwn: every part escaped."""
+        return "\n".join(
+            [mrkdwn_escape(self.subject), ""]
+            + [f"{mrkdwn_escape(label)}: {mrkdwn_escape(value)}" for label, value in self.lines]
+        )
 
     def html(self) -> str:
         rows = "".join(
@@ -57,7 +86,7 @@ def _smtp_notifier(settings: AlertSettings, alert: Alert, smtp_conn):
     return SmtpNotifier(
         to=settings.emails,
         from_email=from_email,
-        subject=alert.subject,
+        subject=one_line(alert.subject),
         html_content=alert.html(),
         smtp_conn_id=settings.smtp_conn_id,
     )
@@ -69,8 +98,11 @@ def _slack_notifier(settings: AlertSettings, alert: Alert):
     return SlackNotifier(
         slack_conn_id=settings.slack_conn_id,
         channel=settings.slack_channel,
-        text=alert.text(),
+        text=alert.slack(),
         username="Sparkify Airflow",
+        # No preview fetched from a link an error text may quote.
+        unfurl_links=False,
+        unfurl_media=False,
     )
 
 

@@ -26,6 +26,10 @@ LOG_JSONPATHS_KEY = os.environ.get("SPARKIFY_LOG_JSONPATHS_KEY", "log_json_path.
 # (include/sparkify/staging/layout.py). The default names Udacity's day files; hour
 # partitions are e.g. log_data/%Y/%m/%d/%H/ (a value ending in / means every .json below it).
 LOG_KEY_TEMPLATE = os.environ.get("SPARKIFY_LOG_KEY_TEMPLATE", f"{LOG_PREFIX}/%Y/%m/%Y-%m-%d-events.json")
+# The longest source record staged, in bytes: longer ones are rejected as too long without
+# ever being held whole. Redshift's own limit is 4 MB per JSON object
+# (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-format.html).
+MAX_RECORD_BYTES = int(os.environ.get("SPARKIFY_MAX_RECORD_BYTES", str(1 << 20)))
 # How long after its hour an event may still land in a later partition and be loaded.
 LATE_MINUTES = float(os.environ.get("SPARKIFY_LATE_MINUTES", "60"))
 # Where the Redshift engine writes the COPY manifests it loads through (in the source bucket).

@@ -178,3 +178,52 @@ def test_each_configured_channel_gets_the_alert(no_connections, monkeypatch, cap
         (("smtp", ["a@sparkify.test", "b@sparkify.test"]), {"k": 2}),
         (("slack", "#ops"), {"k": 2}),
     ]
+
+
+# ---------------------------------------------------------------- untrusted values, escaped per channel
+# An S3 key, a record quoted in an error or a run id can hold anything: Slack's link, mention
+# and date syntax, HTML, line breaks, Jinja.
+HOSTILE_KEY = "log_data/<!channel> <http://evil.test|click> a&b {{ conn.redshift.password }}.json"
+
+
+def hostile_alert() -> Alert:
+    context = task_context(exception=RuntimeError(f"cannot read s3://sparkify/{HOSTILE_KEY} <script>x</script>"))
+    context["ti"].run_id = "manual__x\r\nBcc: victim@evil.test <b>"
+    return task_alert(context, "failed")
+
+
+def test_the_slack_text_escapes_amp_lt_gt_in_every_value():
+    assert alerts.mrkdwn_escape("a & <b> &amp;") == "a &amp; &lt;b&gt; &amp;amp;"
+    text = hostile_alert().slack()
+    assert "<" not in text and ">" not in text
+    assert "&lt;!channel&gt; &lt;http://evil.test|click&gt; a&amp;b" in text
+    assert "&lt;script&gt;x&lt;/script&gt;" in text
+    assert "{{ conn.redshift.password }}" in text  # literal: never rendered
+
+
+def test_the_notifiers_get_escaped_values(monkeypatch):
+    from include.sparkify.config import AlertSettings
+
+    monkeypatch.setenv("SPARKIFY_ALERT_EMAILS", "ops@sparkify.test")
+    settings = AlertSettings.from_env()
+    alert = hostile_alert()
+    slack = alerts._slack_notifier(settings, alert)
+    assert slack.text == alert.slack() and not slack.unfurl_links and not slack.unfurl_media
+    smtp = alerts._smtp_notifier(settings, alert, SimpleNamespace(extra_dejson={}))
+    assert "\r" not in smtp.subject and "\n" not in smtp.subject
+    assert smtp.subject.startswith("[Sparkify] final_project.Load_user_dim_table failed (run manual__x Bcc:")
+    assert smtp.html_content == alert.html()
+    for raw in ("<script>", "<!channel>", "<http://evil.test", "a&b", "test <b>"):
+        assert raw not in smtp.html_content
+    for escaped in ("&lt;script&gt;", "&lt;!channel&gt;", "a&amp;b", "test &lt;b&gt;"):
+        assert escaped in smtp.html_content
+
+
+def test_the_slack_notifier_sends_the_text_as_given_without_rendering_it():
+    sent = []
+    notifier = alerts._slack_notifier(alerts.AlertSettings.from_env(), hostile_alert())
+    notifier.__dict__["hook"] = SimpleNamespace(call=lambda method, json: sent.append((method, json)))
+    notifier.notify({"conn": SimpleNamespace(redshift=SimpleNamespace(password="leaked"))})
+    [(method, payload)] = sent
+    assert method == "chat.postMessage" and payload["text"] == hostile_alert().slack()
+    assert "leaked" not in payload["text"] and payload["unfurl_links"] is False

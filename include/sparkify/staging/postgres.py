@@ -17,11 +17,13 @@ import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+from include.sparkify import config
 from include.sparkify.staging.engine import Engine
 from include.sparkify.staging.lines import array_file, split_lines
 from include.sparkify.staging.objects import S3Object, read_jsonpaths
 from include.sparkify.staging.rows import compile_mapper
 from include.sparkify.staging.sources import RULES, StageResult, StagingError, rule_case
+from include.sparkify.staging.spool import spool, unspool
 from include.sparkify.staging.statements import render
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,6 @@ log = logging.getLogger(__name__)
 CHUNK = 1 << 20  # bytes read from S3 at a time
 SMALL_OBJECT = 4 << 20  # objects up to this size are fetched whole, several at a time
 FETCH_THREADS = 8
-COPY_FLUSH = 1 << 20  # bytes buffered before each write to COPY
 SPOOL_IN_MEMORY = 8 << 20  # suspect records kept in memory before spilling to a temporary file
 
 
@@ -44,6 +45,11 @@ class PostgresEngine(Engine):
         conn = PostgresHook(postgres_conn_id=self.run.redshift_conn_id).get_conn()
         conn.autocommit = False
         return conn
+
+    def __enter__(self):
+        super().__enter__()
+        self.execute("postgres/session")
+        return self
 
     def empty(self) -> None:
         self.query(f"TRUNCATE {self.run.table}")  # transactional in PostgreSQL
@@ -86,11 +92,11 @@ class PostgresEngine(Engine):
                     result.objects += 1
                     result.bytes += obj.size
                     extra = [obj.key] if source.keyed else []
-                    for number, reason, doc in lines:
+                    for number, reason, doc, whole in lines:
                         result.records += 1
                         row = mapper(doc) if mapper is not None and not reason else None
                         if row is None:
-                            suspects.write(b"%d\x02%d\x02%s\x02%s\n" % (idx, number, reason, doc))
+                            spool(suspects, idx, number, reason, doc, whole)
                             suspect_count += 1
                         else:
                             write_row(row + extra)
@@ -127,9 +133,10 @@ class PostgresEngine(Engine):
 
         self.execute("postgres/raw_lines")
         cur = self.conn.cursor()
-        with cur.copy("COPY raw_lines FROM STDIN WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')") as copy:
-            while block := spool.read(COPY_FLUSH):
-                copy.write(block)
+        with cur.copy("COPY raw_lines FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["int4", "int4", "text", "text", "int8", "text"])
+            for row in unspool(spool):
+                copy.write_row(row)
         with cur.copy("COPY raw_objects FROM STDIN") as copy:
             for idx, obj in enumerate(objects):
                 copy.write_row((idx, obj.key))
@@ -155,9 +162,15 @@ class PostgresEngine(Engine):
         time (a bounded number ahead); large ones are streamed in chunks."""
 
         def fetch(obj: S3Object) -> bytes | None:
+            """A small object whole (bounded: it may have grown since it was listed), else None."""
             if obj.size > SMALL_OBJECT:
                 return None
-            return self.s3.get_object(Bucket=self.run.bucket, Key=obj.key)["Body"].read()
+            body = self.s3.get_object(Bucket=self.run.bucket, Key=obj.key)["Body"]
+            try:
+                data = body.read(SMALL_OBJECT + 1)
+            finally:
+                body.close()
+            return data if len(data) <= SMALL_OBJECT else None  # grown: streamed instead
 
         with ThreadPoolExecutor(FETCH_THREADS) as pool:
             pending = []
@@ -181,7 +194,7 @@ class PostgresEngine(Engine):
             if hasattr(chunks, "close"):
                 chunks.close()  # the rest of the file is not read: it is one rejected record
             return idx, obj, array_file(head)
-        return idx, obj, split_lines(itertools.chain([head], chunks))
+        return idx, obj, split_lines(itertools.chain([head], chunks), config.MAX_RECORD_BYTES)
 
     def _stream(self, obj: S3Object) -> Iterator[bytes]:
         body = self.s3.get_object(Bucket=self.run.bucket, Key=obj.key)["Body"]

@@ -16,8 +16,8 @@ ARRAY = b'\xef\xbb\xbf \n[{"a": 1},\n {"a": 2}]\n'
 LINES = b'{"a": 1}\n\n{"a": 2}'
 # What each file reads as: (line number, reject reason, record). An array file is one
 # rejected record (Redshift's COPY reads it as one), holding the file's start on one line.
-ARRAY_RECORDS = [(1, ARRAY_FILE, b'\xef\xbb\xbf \\n[{"a": 1},\\n {"a": 2}]\\n')]
-LINES_RECORDS = [(1, b"", b'{"a": 1}'), (3, b"", b'{"a": 2}')]
+ARRAY_RECORDS = [(1, ARRAY_FILE, b'\xef\xbb\xbf \\n[{"a": 1},\\n {"a": 2}]\\n', None)]
+LINES_RECORDS = [(1, b"", b'{"a": 1}', None), (3, b"", b'{"a": 2}', None)]
 
 
 def read(s3: FakeS3) -> list[tuple[str, list]]:
@@ -33,7 +33,9 @@ def read(s3: FakeS3) -> list[tuple[str, list]]:
 def test_an_array_file_is_one_record_and_a_lines_file_is_lines():
     s3 = FakeS3({"a.json": ARRAY, "b.json": LINES, "c.json": b""})
     assert read(s3) == [("a.json", ARRAY_RECORDS), ("b.json", LINES_RECORDS), ("c.json", [])]
-    assert all(body.reads == [None] for body in s3.bodies.values())  # small: fetched whole
+    assert all(
+        body.reads == [postgres.SMALL_OBJECT + 1] and body.closed for body in s3.bodies.values()
+    )  # small: one bounded read
 
 
 @pytest.mark.parametrize(
@@ -54,7 +56,7 @@ def test_a_large_array_file_is_not_read_past_its_start(monkeypatch):
     monkeypatch.setattr(postgres, "SMALL_OBJECT", 4)
     monkeypatch.setattr(postgres, "CHUNK", 3)
     s3 = FakeS3({"big.json": b"[" + b'{"a": 1},' * 1000 + b"]"})
-    ((_, ((number, reason, text),)),) = read(s3)
+    ((_, ((number, reason, text, _),)),) = read(s3)
     assert (number, reason, text) == (1, ARRAY_FILE, b'[{"')
     assert len(s3.bodies["big.json"].reads) == 1 and s3.bodies["big.json"].closed
 
@@ -64,11 +66,11 @@ def test_many_objects_come_back_in_order(monkeypatch):
     s3 = FakeS3({f"{i:03}.json": b'{"i": %d}\n' % i + b" " * (i % 3) * 5 for i in range(50)})
     got = read(s3)
     assert [key for key, _ in got] == [f"{i:03}.json" for i in range(50)]
-    assert [records for _, records in got] == [[(1, b"", b'{"i": %d}' % i)] for i in range(50)]
+    assert [records for _, records in got] == [[(1, b"", b'{"i": %d}' % i, None)] for i in range(50)]
 
 
 def test_a_streamed_array_with_a_blank_first_chunk_is_still_an_array(monkeypatch):
     monkeypatch.setattr(postgres, "SMALL_OBJECT", 4)
     monkeypatch.setattr(postgres, "CHUNK", 3)
     # the chunks read until the first non-blank byte are the record's text
-    assert read(FakeS3({"big.json": ARRAY})) == [("big.json", [(1, ARRAY_FILE, b"\xef\xbb\xbf \\n[")])]
+    assert read(FakeS3({"big.json": ARRAY})) == [("big.json", [(1, ARRAY_FILE, b"\xef\xbb\xbf \\n[", None)])]

@@ -11,6 +11,8 @@ WITH parsed AS MATERIALIZED (
         l.line,
         l.reason,
         l.doc,
+        l.raw_bytes,
+        l.raw_sha256,
         CASE WHEN l.reason IS NULL AND PG_INPUT_IS_VALID(l.doc, 'jsonb') THEN l.doc::JSONB END AS j
     FROM raw_lines AS l
     INNER JOIN raw_objects AS o ON l.obj = o.obj
@@ -40,6 +42,8 @@ checked AS (
         t.line,
         t.reason,
         t.doc,
+        t.raw_bytes,
+        t.raw_sha256,
         t.j,
         t.m,
         t.fits,
@@ -53,6 +57,8 @@ SELECT
     c.source_key,
     c.line,
     c.doc,
+    c.raw_bytes,
+    c.raw_sha256,
     c.rec,
     CASE
         WHEN c.reason IS NOT NULL THEN c.reason

@@ -3,6 +3,8 @@ SELECT
     source_key,
     line AS line_number,
     reject_reason AS reason,
-    doc AS raw_text
+    LEFT(doc, 8192) AS raw_text,
+    raw_bytes,
+    raw_sha256
 FROM checked_records
 WHERE reject_reason IS NOT NULL

@@ -7,5 +7,7 @@
         CAST({{ param("key_%d" % i) }} AS VARCHAR(1024)) AS source_key,
         CAST({{ param("line_%d" % i) }} AS INTEGER) AS line_number,
         CAST({{ param("reason_%d" % i) }} AS VARCHAR(1024)) AS reason,
-        CAST(NULL AS VARCHAR(65535)) AS raw_text
+        CAST(NULL AS VARCHAR(65535)) AS raw_text,
+        CAST(NULL AS BIGINT) AS raw_bytes,
+        CAST(NULL AS VARCHAR(64)) AS raw_sha256
 {% endfor %}

@@ -4,6 +4,8 @@ SELECT
     CAST({{ param("source_key") }} AS VARCHAR(1024)) AS source_key,
     0 AS line_number,
     CAST({{ param("reason") }} AS VARCHAR(1024)) AS reason,
-    {{ row_text }} AS raw_text
+    {{ row_text }} AS raw_text,
+    CAST(NULL AS BIGINT) AS raw_bytes,
+    CAST(NULL AS VARCHAR(64)) AS raw_sha256
 FROM {{ table }}
 WHERE {{ rule }}

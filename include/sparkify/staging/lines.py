@@ -184,7 +184,7 @@ def array_file(head: bytes) -> Iterator[tuple[int, bytes, bytes]]:
     both engines ("COPY loads each JSON object or array into one row", and an array is no row
     of a staging table: https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-format.html).
     Its reject keeps the start of the file, made safe to carry on one line."""
-    yield 1, ARRAY_FILE, escape(head[:ARRAY_TEXT_BYTES]), None
+    yield 1, ARRAY_FILE, escape(head[:ARRAY_TEXT_BYTES]), (None, None)  # the file is not read whole
 
 
 def escape(data: bytes) -> bytes:

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from include.sparkify import config
 from include.sparkify.staging.engine import Engine
-from include.sparkify.staging.lines import array_file, split_lines
+from include.sparkify.staging.lines import BOM, array_file, split_lines
 from include.sparkify.staging.objects import S3Object, read_jsonpaths
 from include.sparkify.staging.rows import compile_mapper
 from include.sparkify.staging.sources import RULES, StageResult, StagingError, rule_case
@@ -188,9 +188,9 @@ class PostgresEngine(Engine):
         head = b""
         for chunk in chunks:  # peek: a file that is one JSON array is one record
             head += chunk
-            if head.lstrip(b"\xef\xbb\xbf \t\r\n"):
+            if len(head) >= len(BOM) and head.removeprefix(BOM).lstrip(b" \t\r\n"):
                 break
-        if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+        if head.removeprefix(BOM).lstrip(b" \t\r\n").startswith(b"["):
             if hasattr(chunks, "close"):
                 chunks.close()  # the rest of the file is not read: it is one rejected record
             return idx, obj, array_file(head)

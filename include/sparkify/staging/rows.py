@@ -49,7 +49,10 @@ def value_check(var: str, pg_type: str) -> tuple[str, str] | None:
         return f"({var} is None or (type({var}) is int and {-bound} <= {var} < {bound}))", _COPY_TYPE[pg_type]
     if pg_type == "double precision":
         return (
-            f"({var} is None or type({var}) is float or "
+            # a normal finite float (0.0, subnormals, inf and nan, which orjson may make of
+            # out-of-range text such as 1e-400, are left to PostgreSQL's float8 input)
+            f"({var} is None or (type({var}) is float and 2.2250738585072014e-308 <= abs({var}) <= "
+            f"1.7976931348623157e308) or "
             f"(type({var}) is int and {-FLOAT_EXACT_INT} <= {var} <= {FLOAT_EXACT_INT}))"
         ), "float8"
     return None

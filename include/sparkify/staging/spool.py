@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from include.sparkify.staging.lines import REJECT_TEXT_BYTES, digest, escape
 
-MAX_JSON_DEPTH = 512  # deeper records are rejected before PostgreSQL parses them (its stack)
+MAX_JSON_DEPTH = 1024  # deeper records are rejected before PostgreSQL parses them (its stack); orjson's limit too
 _FRAME = struct.Struct(">iiIIq")  # object, line, reason length, text length, the record's bytes
 
 
@@ -51,10 +51,11 @@ def spool(out, idx: int, number: int, reason: bytes, doc: bytes, whole: tuple[in
         if not reason and json_depth(doc, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
             reason = b"JSON nested deeper than %d levels" % MAX_JSON_DEPTH
             doc = escape(doc[:REJECT_TEXT_BYTES])
-    out.write(_FRAME.pack(idx, number, len(reason), len(doc), whole[0]))
+    size, sha = whole  # (None, None): not known (an array file is never read whole)
+    out.write(_FRAME.pack(idx, number, len(reason), len(doc), -1 if size is None else size))
     out.write(reason)
     out.write(doc)
-    out.write(whole[1].encode())
+    out.write((sha or "").ljust(64).encode())
 
 
 def unspool(spool) -> Iterator[tuple]:
@@ -63,5 +64,5 @@ def unspool(spool) -> Iterator[tuple]:
         idx, number, reason_len, doc_len, size = _FRAME.unpack(header)
         reason = spool.read(reason_len).decode()
         doc = spool.read(doc_len).decode()
-        sha = spool.read(64).decode()
-        yield idx, number, reason or None, doc, size, sha
+        sha = spool.read(64).decode().strip()
+        yield idx, number, reason or None, doc, None if size < 0 else size, sha or None

@@ -16,7 +16,7 @@ ARRAY = b'\xef\xbb\xbf \n[{"a": 1},\n {"a": 2}]\n'
 LINES = b'{"a": 1}\n\n{"a": 2}'
 # What each file reads as: (line number, reject reason, record). An array file is one
 # rejected record (Redshift's COPY reads it as one), holding the file's start on one line.
-ARRAY_RECORDS = [(1, ARRAY_FILE, b'\xef\xbb\xbf \\n[{"a": 1},\\n {"a": 2}]\\n', None)]
+ARRAY_RECORDS = [(1, ARRAY_FILE, b'\xef\xbb\xbf \\n[{"a": 1},\\n {"a": 2}]\\n', (None, None))]
 LINES_RECORDS = [(1, b"", b'{"a": 1}', None), (3, b"", b'{"a": 2}', None)]
 
 
@@ -73,4 +73,4 @@ def test_a_streamed_array_with_a_blank_first_chunk_is_still_an_array(monkeypatch
     monkeypatch.setattr(postgres, "SMALL_OBJECT", 4)
     monkeypatch.setattr(postgres, "CHUNK", 3)
     # the chunks read until the first non-blank byte are the record's text
-    assert read(FakeS3({"big.json": ARRAY})) == [("big.json", [(1, ARRAY_FILE, b"\xef\xbb\xbf \\n[", None)])]
+    assert read(FakeS3({"big.json": ARRAY})) == [("big.json", [(1, ARRAY_FILE, b"\xef\xbb\xbf \\n[", (None, None))])]

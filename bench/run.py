@@ -529,14 +529,7 @@ class Bench:
             raise SystemExit(f"the scheduler benchmarks need the real data set at {REAL_DATA}")
         state_dir = self.work / "scheduler-stack"
         shutil.rmtree(state_dir, ignore_errors=True)  # a fresh metadata database, warehouse and logs
-        stack = Stack(
-            state_dir,
-            pg_port=free_port(),
-            s3_port=free_port(),
-            api_port=free_port(),
-            bucket="bench-scheduler",
-            parallelism=4,
-        )
+        stack = self.scheduler_stack(state_dir)
         try:
             stack.start(airflow=False)
             self.drop_tables(stack)  # an initial load: nothing staged or loaded before it
@@ -661,13 +654,10 @@ class Bench:
             {"dag_parse_seconds": max(parse_medians.values())},
         )
 
-    def record_scheduler_again(self) -> None:
-        """--record-scheduler: the last scheduler stack's PostgreSQL, started on a free port (its port
-        is not kept in the data directory) just for the reading, then stopped."""
-        state_dir = self.work / "scheduler-stack"
-        if not (state_dir / "pgdata" / "PG_VERSION").exists():
-            raise SystemExit(f"no scheduler stack at {state_dir}: run `python -m bench.run --only scheduler`")
-        stack = Stack(
+    @staticmethod
+    def scheduler_stack(state_dir: Path) -> Stack:
+        """The scheduler benchmarks' stack (fresh ports; the state directory is kept)."""
+        return Stack(
             state_dir,
             pg_port=free_port(),
             s3_port=free_port(),
@@ -675,6 +665,14 @@ class Bench:
             bucket="bench-scheduler",
             parallelism=4,
         )
+
+    def record_scheduler_again(self) -> None:
+        """--record-scheduler: the last scheduler stack's PostgreSQL, started on a free port (its port
+        is not kept in the data directory) just for the reading, then stopped."""
+        state_dir = self.work / "scheduler-stack"
+        if not (state_dir / "pgdata" / "PG_VERSION").exists():
+            raise SystemExit(f"no scheduler stack at {state_dir}: run `python -m bench.run --only scheduler`")
+        stack = self.scheduler_stack(state_dir)
         stack.start_postgres()
         try:
             self.record_scheduler(stack)

@@ -87,35 +87,30 @@ NUMERIC_TITLE_EVERY, NUMERIC_TITLE_AT = 211, 17
 NUMERIC_ARTIST_EVERY, NUMERIC_ARTIST_AT = 997, 401
 NUMERIC_LOCATION_EVERY, NUMERIC_LOCATION_AT = 1499, 733
 
-#: Byte-identical copy of the course's log_json_path.json (no final newline).
-LOG_JSON_PATH = (
-    "{\n"
-    '    "jsonpaths": [\n'
-    + ",\n".join(
-        f"        \"$['{k}']\""
-        for k in (
-            "artist",
-            "auth",
-            "firstName",
-            "gender",
-            "itemInSession",
-            "lastName",
-            "length",
-            "level",
-            "location",
-            "method",
-            "page",
-            "registration",
-            "sessionId",
-            "song",
-            "status",
-            "ts",
-            "userAgent",
-            "userId",
-        )
-    )
-    + "\n    ]\n}"
+#: The keys of a log event, in the order of log_json_path.json (and of staging_events).
+EVENT_KEYS = (
+    "artist",
+    "auth",
+    "firstName",
+    "gender",
+    "itemInSession",
+    "lastName",
+    "length",
+    "level",
+    "location",
+    "method",
+    "page",
+    "registration",
+    "sessionId",
+    "song",
+    "status",
+    "ts",
+    "userAgent",
+    "userId",
 )
+
+#: Byte-identical copy of the course's log_json_path.json (no final newline).
+LOG_JSON_PATH = '{\n    "jsonpaths": [\n' + ",\n".join(f"        \"$['{k}']\"" for k in EVENT_KEYS) + "\n    ]\n}"
 
 _KIND_SONG, _KIND_ARTIST, _KIND_USERS, _KIND_EVENTS, _KIND_IDS = 1, 2, 3, 4, 5
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"

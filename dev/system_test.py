@@ -84,7 +84,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from dev.datagen import GeneratorSpec, generate
+from dev.datagen import EVENT_KEYS, GeneratorSpec, generate
 from dev.partition import partition_logs
 from tests import expected as ex
 
@@ -137,26 +137,6 @@ COLUMN_BYTES = {
     "userAgent": 1024,
     "userId": 64,
 }
-EVENT_KEYS = (
-    "artist",
-    "auth",
-    "firstName",
-    "gender",
-    "itemInSession",
-    "lastName",
-    "length",
-    "level",
-    "location",
-    "method",
-    "page",
-    "registration",
-    "sessionId",
-    "song",
-    "status",
-    "ts",
-    "userAgent",
-    "userId",
-)
 STAR = ("songplays", "users", "songs", "artists", "time")
 NEXTSONG_WITHOUT_USER = "NextSong event without a userId"  # the pipeline's rule reason (staging/sources.py)
 

@@ -21,7 +21,6 @@ Its answers are what the Redshift path needs to go down every branch:
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +31,8 @@ from typing import Any
 import redshift_connector
 import sqlglot
 from sqlglot import exp
+
+from tests.unit.staging.fakes import FakeS3
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "include" / "sql"
 
@@ -373,48 +374,17 @@ class FakeCursor:
         pass
 
 
-class FakeS3Client:
-    """boto3's S3 client as staging uses it: list (paginated), get, put; over a dict."""
-
-    class exceptions:
-        class NoSuchKey(Exception):
-            pass
+class FakeS3Client(FakeS3):
+    """boto3's S3 client as staging uses it (tests/unit/staging/fakes.py), with the endpoint
+    the error messages name; over a copy of the objects."""
 
     class meta:
         endpoint_url = "https://s3.fake.invalid"
 
     def __init__(self, objects: dict[str, bytes]) -> None:
-        self.objects = dict(objects)
-
-    def get_paginator(self, name: str) -> FakeS3Client:
-        assert name == "list_objects_v2"
-        return self
-
-    def paginate(self, Bucket: str, Prefix: str):
-        keys = sorted(k for k in self.objects if k.startswith(Prefix))
-        if not keys:
-            yield {"KeyCount": 0}
-        for i in range(0, len(keys), 2):
-            yield {
-                "Contents": [
-                    {"Key": k, "Size": len(self.objects[k]), "ETag": f'"{hashlib.md5(self.objects[k]).hexdigest()}"'}
-                    for k in keys[i : i + 2]
-                ]
-            }
-
-    def put_object(self, Bucket: str, Key: str, Body: bytes) -> dict:
-        self.objects[Key] = Body
-        return {}
-
-    def get_object(self, Bucket: str, Key: str) -> dict:
-        if Key not in self.objects:
-            raise self.exceptions.NoSuchKey(Key)
-        from io import BytesIO
-
-        return {"Body": BytesIO(self.objects[Key])}
+        super().__init__(dict(objects))
 
 
-@dataclass
 class FakeCredentials:
     access_key: str = "AKIAFAKEFAKEFAKEFAKE"
     secret_key: str = "fake-secret-key-never-logged"

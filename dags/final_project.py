@@ -19,8 +19,16 @@ whenever `create_tables` emits the `sparkify_warehouse_schema` asset.
 * Reruns never duplicate rows: songplays, users and time are upserted on their keys;
   songs and artists are rebuilt from the staged catalog.
 
-**Monitoring.** Each load's asset event carries rows inserted/deleted, the data interval
-and the source objects; every data-quality check result is recorded in `dq_history`; a
+**Write, audit, publish.** The `Load_*` tasks write the run's rows into `audit_<table>`,
+never into the tables analysts read. `Run_data_quality_checks` audits them: keys, users
+present, the window reconciliation, the volume against the same hour's history, staged
+duplicates and staged columns left NULL by a renamed source key. Only when every check
+passed does `Publish` apply all five tables in one transaction, so a reader sees all of a
+run or none of it. A failed check publishes nothing and keeps the audit rows for inspection
+(`docs/operations.md`: inspect, fix, rerun or discard).
+
+**Monitoring.** Each table's asset event, emitted by `Publish`, carries rows inserted/deleted,
+the data interval and the source objects; every data-quality check result is recorded in `dq_history`; a
 failed or retried task alerts by e-mail/Slack when configured (else a log line); a run not
 finished `SPARKIFY_RUN_DEADLINE_MINUTES` after it was queued raises a deadline alert.
 `sparkify_analytics` follows on the songplays and users assets. See `docs/operations.md`.
@@ -51,7 +59,8 @@ from airflow.sdk import (
 from include.sparkify import config, task_ids as ids
 from include.sparkify.alerts import alert_late_run
 from include.sparkify.dag_defaults import DEFAULT_ARGS
-from include.sparkify.loads import load_table
+from include.sparkify.loads import load_table, sql_macros
+from include.sparkify.publish import publish
 from include.sparkify.quality import quality_checks
 from include.sparkify.window import Window
 
@@ -79,7 +88,7 @@ from include.sparkify.window import Window
         ),
     },
     template_searchpath=[str(config.SQL_DIR)],
-    user_defined_macros={"run_window": Window.from_run},
+    user_defined_macros=sql_macros(),
     tags=["sparkify", "redshift", "etl", "hourly"],
     doc_md=__doc__,
 )
@@ -93,16 +102,21 @@ def final_project():
 
     @task
     def stage(table: str, dag_run=None, run_id=None, params=None) -> dict:
-        """Stages one source from S3 into its staging table (COPY on Redshift, streamed COPY on PostgreSQL)."""
-        from include.sparkify.staging import SOURCES, stage as stage_source
+        """Stages one source from S3 into its staging table (COPY on Redshift, streamed COPY on
+        PostgreSQL) and reports the source keys staging does not map (schema drift)."""
+        from airflow.sdk import get_current_context
 
-        return stage_source(
+        from include.sparkify.staging import SOURCES, drift, stage as stage_source
+
+        result = stage_source(
             SOURCES[table],
             Window.from_run(dag_run),
             run_id=run_id,
             bucket=Variable.get(config.BUCKET_VARIABLE),
             force=table == "staging_songs" and bool(params["restage_songs"]),
         )
+        drift.report(result, run_id, get_current_context())
+        return result
 
     # Task ids (Stage_events, Load_songplays_fact_table, ...): include/sparkify/task_ids.py.
     begin = begin_execution()
@@ -112,9 +126,10 @@ def final_project():
     songplays = load_table(ids.LOAD_TASKS["songplays"], "songplays")
     dimensions = [load_table(ids.LOAD_TASKS[table], table) for table in ("users", "songs", "artists", "time")]
     checks = quality_checks(ids.QUALITY_CHECKS)
+    published = publish(ids.PUBLISH)
     stop = EmptyOperator(task_id=ids.STOP)
 
-    chain(begin, [stage_events, stage_songs], songplays, dimensions, checks, stop)
+    chain(begin, [stage_events, stage_songs], songplays, dimensions, checks, published, stop)
 
 
 final_project()

@@ -11,11 +11,11 @@ this runs the test without the deadline and puts it back afterwards.
 from __future__ import annotations
 
 
-def run_dag_test(dag, logical_date=None):
-    """``dag.test(logical_date=...)`` without the DAG's deadline alert; returns the DagRun."""
+def run_dag_test(dag, logical_date=None, run_conf: dict | None = None):
+    """``dag.test(logical_date=..., run_conf=...)`` without the DAG's deadline alert; returns the DagRun."""
     deadline = dag.deadline
     dag.deadline = None
     try:
-        return dag.test(logical_date=logical_date)
+        return dag.test(logical_date=logical_date, run_conf=run_conf)
     finally:
         dag.deadline = deadline

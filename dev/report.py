@@ -1,5 +1,5 @@
 """The report `make run` prints: rows per table, check results, the data-quality history,
-the daily listening analytics, where the UI is."""
+the rollups fired by complete days and months, the daily listening analytics, where the UI is."""
 
 from __future__ import annotations
 
@@ -18,7 +18,10 @@ TABLES = [
     "time",
     "staging_rejects",
     "dq_history",
+    "load_volumes",
+    "staging_drift",
     "daily_listening",
+    "monthly_listening",
 ]
 SQL_DIR = REPO / "include" / "sql"
 
@@ -75,7 +78,35 @@ def daily_listening_lines(dsn: str) -> list[str]:
         f"top song: {str(song or '-')[:30]}  top artist: {str(artist or '-')[:30]}"
         for day, plays, listeners, share, song, artist in daily_listening(dsn)
     ]
-    return lines or ["  (not built yet: sparkify_analytics runs after final_project)"]
+    return lines or ["  (not built yet: sparkify_analytics builds a day once all its 24 hours are published)"]
+
+
+def rollup_lines(api) -> list[str]:
+    """The rollup runs: one per complete day (sparkify_analytics), one per complete month."""
+    lines = []
+    for dag_id, unit in ((task_ids.ANALYTICS_DAG, "day"), (task_ids.MONTHLY_DAG, "month")):
+        runs = [r for r in api.runs(dag_id) if r.get("partition_key")]
+        keys = sorted({r["partition_key"] for r in runs})
+        states: dict[str, int] = {}
+        for r in runs:
+            states[r["state"]] = states.get(r["state"], 0) + 1
+        summary = ", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "none yet"
+        span = f" for {len(keys)} {unit}(s): {keys[0]} .. {keys[-1]}" if keys else ""
+        lines.append(f"  {dag_id:<28} {len(runs):>3} run(s){span} ({summary})")
+    return lines
+
+
+def monthly_listening_lines(dsn: str) -> list[str]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT month_start, plays, listeners, paid_share, days_with_plays, top_song_title, top_artist_name "
+            "FROM monthly_listening ORDER BY month_start"
+        ).fetchall()
+    return [
+        f"  {month:%Y-%m}  {plays:>6} plays  {listeners:>4} listeners  paid {float(share):.0%}  {days} days  "
+        f"top song: {str(song or '-')[:30]}  top artist: {str(artist or '-')[:30]}"
+        for month, plays, listeners, share, days, song, artist in rows
+    ] or ["  (no complete month yet)"]
 
 
 def report(stack: Stack, api, full_load: dict | None, hourly_runs: list[dict]) -> str:
@@ -95,8 +126,12 @@ def report(stack: Stack, api, full_load: dict | None, hourly_runs: list[dict]) -
         lines.append(f"  {status}  {name:<28} passed {result['passed']}, failed {result['failed']}")
     lines += ["", "Data-quality history (table dq_history, every check of every run; see docs/operations.md):"]
     lines += dq_history_lines(stack.warehouse_dsn())
+    lines += ["", "Rollups fired by complete partitions (a day: its 24 hours published; a month: its days):"]
+    lines += rollup_lines(api)
     lines += ["", "Daily listening (sparkify_analytics, latest days):"]
     lines += daily_listening_lines(stack.warehouse_dsn())
+    lines += ["", "Monthly listening (sparkify_monthly_listening):"]
+    lines += monthly_listening_lines(stack.warehouse_dsn())
     lines += [
         "",
         f"Airflow UI:  {stack.api_url}   login: admin, password in {stack.passwords_file}",

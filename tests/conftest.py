@@ -14,7 +14,6 @@ import tempfile
 from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 import pytest
 
@@ -258,9 +257,11 @@ def asset_triggered_run(scheduler_stack, scheduler_api) -> dict:
     asset triggers a final_project full load, whose table assets trigger sparkify_analytics.
     Returns the final_project run (finished) as the API gives it."""
     api = scheduler_api
-    for dag_id in ("final_project", "create_tables", "sparkify_analytics"):
+    rollups = ("sparkify_analytics", "sparkify_monthly_listening")
+    for dag_id in ("final_project", "create_tables", *rollups):
         api.wait_for_dag(dag_id)
-    api.unpause("sparkify_analytics")  # before any asset event it consumes
+    for dag_id in rollups:  # before any asset event they consume: a paused consumer never counts it
+        api.unpause(dag_id)
     api.unpause("final_project")
     api.unpause("create_tables")  # @once: runs as soon as it is unpaused
     created = api.wait_for_run("create_tables", lambda r: True, timeout=300)
@@ -270,27 +271,36 @@ def asset_triggered_run(scheduler_stack, scheduler_api) -> dict:
     )
 
 
+def data_days(data: Path) -> list[str]:
+    """The days (UTC) from the first event of the data set to its last: the days a full load
+    publishes whole (every hour), so each fires its daily rollup once."""
+    from datetime import datetime, timedelta
+
+    from tests import expected as ex
+
+    stamps = [e["ts"] for e in ex.read_events(data)]
+    first, last = (datetime.fromtimestamp(t / 1000, UTC).date() for t in (min(stamps), max(stamps)))
+    return [f"{first + timedelta(days=n):%Y-%m-%d}" for n in range((last - first).days + 1)]
+
+
 @pytest.fixture(scope="session")
 def full_load_analytics(scheduler_stack, scheduler_api, asset_triggered_run) -> dict:
-    """The sparkify_analytics run the full load's table assets triggered, finished, the
-    daily_listening rows it built and the songplays/users counts, read at once: tests that
-    change the tables later (the backfill) request this fixture first, so the snapshot is the
-    full load's in any order."""
-    stack, _ = scheduler_stack
+    """The daily rollup runs the full load's hourly partitions fired, one per day of data,
+    finished, with the daily_listening rows they built and the songplays/users counts, read at
+    once: tests that change the tables later (the backfill) request this fixture first, so
+    the snapshot is the full load's in any order."""
+    from dev.stack import wait_for
+
+    stack, data = scheduler_stack
     api = scheduler_api
-    full_run_id = asset_triggered_run["dag_run_id"]
+    days = data_days(data)
 
-    def triggered_by_full_load(run: dict) -> bool:
-        if run["run_type"] != "asset_triggered":
-            return False
-        events = api.get(
-            f"/api/v2/dags/sparkify_analytics/dagRuns/{quote(run['dag_run_id'], safe='')}/upstreamAssetEvents"
-        )["asset_events"]
-        return {e["source_run_id"] for e in events} == {full_run_id}
+    def rollups_done() -> list[dict] | None:
+        runs = [r for r in api.runs("sparkify_analytics") if r["partition_key"] in days]
+        done = len(runs) >= len(days) and all(r["state"] in ("success", "failed") for r in runs)
+        return runs if done else None
 
-    run = api.wait_for_run(
-        "sparkify_analytics", triggered_by_full_load, timeout=600, what="the run the full load's assets triggered"
-    )
+    runs = wait_for(rollups_done, 600, "the daily rollups of the full load", interval=3)
     with warehouse(stack) as conn:
         rows = conn.execute(
             "SELECT play_date, plays, listeners, paid_plays, free_plays, paid_share, "
@@ -298,7 +308,7 @@ def full_load_analytics(scheduler_stack, scheduler_api, asset_triggered_run) -> 
             "top_artist_name, top_artist_plays FROM daily_listening"
         ).fetchall()
         counts = {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in ("songplays", "users")}
-    return {"run": run, "daily_listening": rows, "counts": counts}
+    return {"runs": runs, "days": days, "daily_listening": rows, "counts": counts}
 
 
 @pytest.fixture(scope="session")
@@ -331,3 +341,7 @@ def parallel_backfill(scheduler_stack, scheduler_api, asset_triggered_run, full_
 
     runs = wait_for(finished, 900, "the backfill to complete", interval=3)
     return {"start": start, "end": end, "backfill": backfill, "runs": runs}
+
+
+# The real data set loaded by the DAGs, one full load per session (tests/real_data.py).
+from tests.real_data import dags, full_load, full_load_state, source  # noqa: E402, F401 - fixtures

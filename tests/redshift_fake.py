@@ -135,8 +135,10 @@ def _param(params: Any, name: str) -> Any:
 
 _IDENT = r'"?[a-z_][a-z0-9_]*"?'
 _STAGING = r"staging_(?:events|songs)"
-_STAR = r'"(?:songplays|users|songs|artists|time|daily_listening)"'
+_STAR = r'"(?:songplays|users|songs|artists|time|daily_listening|monthly_listening)"'
 _INCOMING_STAR = r'"incoming_(?:songplays|users|songs|artists|time|daily_listening)"'
+_AUDIT = r'"audit_(?:songplays|users|songs|artists|time)"'
+_RUN_LITERAL = r"CAST\('[A-Za-z0-9_.~:+-]+' AS VARCHAR\(250\)\)"
 
 # The statements the Redshift path sends, by shape (whitespace collapsed, comments dropped).
 # Anything else raises UnrecognisedStatement.
@@ -160,6 +162,16 @@ RECOGNISED: tuple[Shape, ...] = (
     Shape("empty staging table", rf"DELETE FROM {_STAGING}", _dml),
     Shape("clear partition or rule rows", rf"DELETE FROM {_STAGING} WHERE .*", _dml),
     Shape("clear rejects", r"DELETE FROM staging_rejects WHERE staging_table = .*", _dml),
+    Shape("clear drift", r"DELETE FROM staging_drift WHERE staging_table = .*", _dml),
+    Shape("raw records table", r"CREATE TEMP TABLE raw_records \(doc SUPER\)"),
+    Shape(
+        "drift keys",
+        r"SELECT CAST\(k AS VARCHAR\(256\)\) AS key_name, COUNT\(\*\) AS records "
+        r"FROM raw_records AS r, UNPIVOT r\.doc AS v AT k GROUP BY k",
+        lambda conn, m, p: _rows(*conn.drift_keys),
+    ),
+    Shape("drop raw records", r"DROP TABLE raw_records"),
+    Shape("drift record", r"INSERT INTO staging_drift \(.*\) SELECT .* FROM \(.*\) AS drifted", _dml),
     Shape("incoming table", rf"CREATE TEMP TABLE incoming_{_STAGING} \(LIKE {_STAGING}\)"),
     Shape("copy", r"COPY .*", lambda conn, m, p: conn.copy()),
     Shape("copy count", r"SELECT PG_LAST_COPY_COUNT\(\)", lambda conn, m, p: _rows((conn.copied,))),
@@ -214,6 +226,29 @@ RECOGNISED: tuple[Shape, ...] = (
     Shape("load incoming", rf"CREATE TEMP TABLE {_INCOMING_STAR} AS (?:WITH|SELECT) .*"),
     Shape("load delete replaced", rf"DELETE FROM {_STAR} USING {_INCOMING_STAR} WHERE .*", _dml),
     Shape("load drop incoming", rf"DROP TABLE {_INCOMING_STAR}"),
+    Shape(
+        "rollup delete partition",
+        r'DELETE FROM "(?:daily|monthly)_listening" WHERE (?:play_date|month_start) >= CAST\(TIMESTAMP .* AS DATE\) '
+        r"AND (?:play_date|month_start) < CAST\(TIMESTAMP .* AS DATE\)",
+        _dml,
+    ),
+    # --- write-audit-publish: the audit writes (loads.py) and the publish (publish.py)
+    Shape("audit lock", rf"LOCK TABLE {_AUDIT}"),
+    Shape("audit delete run rows", rf"DELETE FROM {_AUDIT} WHERE run_id = {_RUN_LITERAL}", _dml),
+    Shape("audit insert", rf"INSERT INTO {_AUDIT} SELECT {_RUN_LITERAL}, i\.\* FROM {_INCOMING_STAR} AS i", _dml),
+    Shape(
+        "publish delete replaced",
+        rf"DELETE FROM {_STAR} USING {_AUDIT} WHERE {_AUDIT}\.run_id = {_RUN_LITERAL} AND .*",
+        _dml,
+    ),
+    Shape("publish insert", rf"INSERT INTO {_STAR} \(.*\) SELECT .* FROM {_AUDIT} AS a .*WHERE a\.run_id = .*", _dml),
+    Shape(
+        "publish span",
+        rf'SELECT MIN\(start_time\), MAX\(start_time\) FROM "audit_songplays" WHERE run_id = {_RUN_LITERAL}',
+        lambda conn, m, p: _rows((datetime(2018, 11, 15, 13, 5), datetime(2018, 11, 16, 2, 30))),
+    ),
+    Shape("volumes forget run", rf"DELETE FROM load_volumes WHERE run_id = {_RUN_LITERAL}", _dml),
+    Shape("volumes record", r"INSERT INTO load_volumes \(.*\) SELECT .* FROM \(.*\) AS audited", _dml),
     # --- data quality: include/sparkify/quality.py (provider operators), include/sql/checks/*.sql
     Shape(
         "column checks",
@@ -291,6 +326,9 @@ class FakeRedshift:
     manifest: tuple | None = None  # staging_manifest's row: (fingerprint, run_id, checked_at, now)
     migrations_table: bool = False  # schema_migrations exists
     probes_hold: bool = False  # the answer of every applied-if probe
+    # the records carrying each key, as drift_keys.sql counts them: "mood" is a new upstream key,
+    # "ts" is missing from one record (the fake's COPY loads `copied` records)
+    drift_keys: list = field(default_factory=lambda: [("artist", 7), ("ts", 6), ("mood", 2)])
     source: str = "?"
     sent: list[Sent] = field(default_factory=list)
     migrations: list[tuple] = field(default_factory=list)

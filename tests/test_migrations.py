@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 MIGRATIONS = REPO / "include" / "sql" / "migrations"
 DDL = REPO / "include" / "sql" / "ddl"
 HISTORY = sorted(p.name for p in MIGRATIONS.glob("*.sql"))
+NEXT = f"{len(HISTORY) + 1:04d}"  # the version a probe migration takes after the real ones
 
 
 # ---------------------------------------------------------------- scratch databases
@@ -239,7 +240,7 @@ def test_an_edited_applied_migration_is_refused_before_anything_runs(new_db, tmp
     edited = directory / HISTORY[1]
     original = sha256(edited)
     edited.write_text(edited.read_text() + "-- an afterthought\n")
-    (directory / "0006_probe_pending.sql").write_text("CREATE TABLE probe_pending (id INTEGER);\n")
+    (directory / f"{NEXT}_probe_pending.sql").write_text("CREATE TABLE probe_pending (id INTEGER);\n")
 
     with pytest.raises(MigrationError) as caught:
         migrate(dsn, directory=directory)
@@ -267,7 +268,7 @@ def test_a_failing_migration_rolls_back_and_names_file_and_statement(new_db, tmp
     dsn = new_db()
     directory = copy_migrations(tmp_path)
     migrate(dsn, directory=directory)
-    broken = directory / "0006_broken.sql"
+    broken = directory / f"{NEXT}_broken.sql"
     broken.write_text(
         "-- creates a table, then fails\nCREATE TABLE probe_created (id INTEGER);\n"
         "ALTER TABLE no_such_table ADD COLUMN x INTEGER;\n"
@@ -277,14 +278,14 @@ def test_a_failing_migration_rolls_back_and_names_file_and_statement(new_db, tmp
         migrate(dsn, directory=directory)
 
     message = str(caught.value)
-    assert "0006_broken.sql" in message and "ALTER TABLE no_such_table ADD COLUMN x INTEGER" in message
+    assert f"{NEXT}_broken.sql" in message and "ALTER TABLE no_such_table ADD COLUMN x INTEGER" in message
     assert "rolled back" in message and f"version {len(HISTORY)}" in message
     assert "probe_created" not in table_names(dsn)
     assert [r[0] for r in recorded(dsn)] == list(range(1, len(HISTORY) + 1))
 
     # Fixed, it applies on the next run.
     broken.write_text("-- creates a table\nCREATE TABLE probe_created (id INTEGER);\n")
-    assert migrate(dsn, directory=directory)["applied"] == ["0006_broken.sql"]
+    assert migrate(dsn, directory=directory)["applied"] == [f"{NEXT}_broken.sql"]
     assert "probe_created" in table_names(dsn)
 
 
@@ -292,25 +293,25 @@ def test_a_no_transaction_migration_runs_in_autocommit(new_db, tmp_path):
     """VACUUM cannot run in a transaction block in PostgreSQL either: it runs only in autocommit."""
     dsn = new_db()
     directory = copy_migrations(tmp_path)
-    (directory / "0006_vacuum.sql").write_text(
+    (directory / f"{NEXT}_vacuum.sql").write_text(
         "-- migrate: no-transaction\n-- Reclaims space.\nVACUUM staging_events;\nVACUUM staging_songs;\n"
     )
     result = migrate(dsn, directory=directory)
-    assert result["applied"][-1] == "0006_vacuum.sql" and result["version"] == 6
-    assert recorded(dsn)[-1][1:3] == ("0006_vacuum.sql", sha256(directory / "0006_vacuum.sql"))
+    assert result["applied"][-1] == f"{NEXT}_vacuum.sql" and result["version"] == len(HISTORY) + 1
+    assert recorded(dsn)[-1][1:3] == (f"{NEXT}_vacuum.sql", sha256(directory / f"{NEXT}_vacuum.sql"))
 
 
 def test_a_failing_no_transaction_migration_keeps_the_version(new_db, tmp_path):
     dsn = new_db()
     directory = copy_migrations(tmp_path)
     migrate(dsn, directory=directory)
-    (directory / "0006_half.sql").write_text(
+    (directory / f"{NEXT}_half.sql").write_text(
         "-- migrate: no-transaction\nCREATE TABLE probe_committed (id INTEGER);\nVACUUM no_such_table;\n"
     )
     with pytest.raises(MigrationError) as caught:
         migrate(dsn, directory=directory)
     message = str(caught.value)
-    assert "0006_half.sql" in message and "VACUUM no_such_table" in message and "statement 2 of 2" in message
+    assert f"{NEXT}_half.sql" in message and "VACUUM no_such_table" in message and "statement 2 of 2" in message
     assert "probe_committed" in table_names(dsn)  # autocommit: the first statement stays
     assert len(recorded(dsn)) == len(HISTORY)
 

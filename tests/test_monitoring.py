@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 from types import SimpleNamespace
 
@@ -20,8 +20,9 @@ from dev.stack import free_port
 from include.sparkify import config
 from tests.conftest import warehouse
 
-CHECK_TASK = "Run_data_quality_checks.songplay_users_exist"
-ORPHAN = "probe-monitoring-orphan"
+CHECK_TASK = "Run_data_quality_checks.songplays_match_staging"
+FIGURE = "songplays of the run: 0, NextSong events in staging: {staged}, outside the window: 0"
+PLAY_HOUR_END = datetime(2018, 11, 15, 11, tzinfo=UTC)  # the run of 10:00-11:00, the hour of the staged plays
 
 
 class Inbox:
@@ -98,28 +99,33 @@ def failing_check_dag(task_ids: tuple[str, ...] = (CHECK_TASK,)):
     return dag
 
 
-def insert_orphan(stack) -> None:
-    """songplays holding one play, of a user that is not in users."""
+def stage_plays(stack, plays: int) -> None:
+    """staging_events holding ``plays`` NextSong events (of user 15), which no run has loaded
+    into its audit rows: the window reconciliation of a full-load run fails while plays > 0.
+    songplays holds one published play."""
     with warehouse(stack) as conn:
-        conn.execute("TRUNCATE songplays, users")
+        conn.execute("TRUNCATE staging_events, songplays")
         conn.execute(
             "INSERT INTO songplays (songplay_id, start_time, user_id) "
-            "VALUES (%s, TIMESTAMP '2018-11-15 10:00:00', -4242)",
-            (ORPHAN,),
+            "VALUES ('probe-monitoring-play', TIMESTAMP '2018-11-15 10:00:00', 15)"
         )
+        for item in range(plays):
+            conn.execute(
+                "INSERT INTO staging_events (page, userid, sessionid, iteminsession, ts, level) "
+                "VALUES ('NextSong', '15', 1, %s, 1542276000000, 'free')",
+                (item,),
+            )
 
 
 def test_failed_check_is_recorded_and_emailed_once(airflow_db, schema, smtp_server):
-    insert_orphan(schema)
-    try:
-        dag = failing_check_dag()
-        assert [t.task_id for t in dag.tasks] == [CHECK_TASK]
-        dr = dag.test()
-    finally:
-        with warehouse(schema) as conn:
-            conn.execute("DELETE FROM songplays WHERE songplay_id = %s", (ORPHAN,))
+    from dev.dagtest import run_dag_test
+
+    stage_plays(schema, 1)
+    dag = failing_check_dag()
+    assert [t.task_id for t in dag.tasks] == [CHECK_TASK]
+    dr = run_dag_test(dag, PLAY_HOUR_END)
     assert dr.state == "failed"
-    figure = "songplays without a user: 1"
+    figure = FIGURE.format(staged=1)
 
     # Exactly one e-mail, to the configured recipient, naming DAG, run, task and the failed check.
     assert len(smtp_server.messages) == 1, [m[2]["Subject"] for m in smtp_server.messages]
@@ -127,7 +133,13 @@ def test_failed_check_is_recorded_and_emailed_once(airflow_db, schema, smtp_serv
     assert mail_from == "airflow@sparkify.test" and rcpt == ["data-ops@sparkify.test"]
     subject, body = message["Subject"], body_text(message)
     assert "final_project" in subject and CHECK_TASK in subject and dr.run_id in subject and "failed" in subject
-    for needle in ("final_project", dr.run_id, CHECK_TASK, "every songplay&#x27;s user exists in users", figure):
+    for needle in (
+        "final_project",
+        dr.run_id,
+        CHECK_TASK,
+        "the run&#x27;s songplays equal the distinct NextSong",
+        figure,
+    ):
         assert needle in body, needle
     from dev.stack import AWS_KEY_ID, AWS_SECRET, PG_PASSWORD
 
@@ -142,7 +154,7 @@ def test_failed_check_is_recorded_and_emailed_once(airflow_db, schema, smtp_serv
             (dr.run_id,),
         ).fetchall()
     start = dr.data_interval_start and dr.data_interval_start.astimezone(UTC).replace(tzinfo=None)
-    assert rows == [("final_project", CHECK_TASK, 1, "songplay_users_exist", "songplays", figure, False, start)]
+    assert rows == [("final_project", CHECK_TASK, 1, "songplays_match_staging", "songplays", figure, False, start)]
 
 
 def test_no_channel_configured_logs_a_clear_line_and_raises_nothing(monkeypatch, caplog):
@@ -256,7 +268,8 @@ def minutes_between(start: datetime, end: datetime) -> set[str]:
 
 def test_make_run_report_shows_the_dq_history(airflow_db, schema, monkeypatch):
     """The report's data-quality section, from the dq_history of two runs of songplays' row count
-    and user checks: the first with an orphan play (the user check fails), the second without."""
+    and window reconciliation: the first with a staged play no run loaded (the reconciliation
+    fails), the second without."""
     from dev.dagtest import run_dag_test
     from dev.report import dq_history_lines
 
@@ -267,32 +280,26 @@ def test_make_run_report_shows_the_dq_history(airflow_db, schema, monkeypatch):
     assert dq_history_lines(schema.warehouse_dsn()) == ["  (no results recorded yet)"]
 
     dag = failing_check_dag(("Run_data_quality_checks.songplays_not_empty", CHECK_TASK))
-    insert_orphan(schema)
+    stage_plays(schema, 1)
     first_start = datetime.now(UTC).replace(tzinfo=None)
     try:
-        first = run_dag_test(dag)
+        first = run_dag_test(dag, PLAY_HOUR_END)
     finally:
         first_end = datetime.now(UTC).replace(tzinfo=None)
-        with warehouse(schema) as conn:
-            conn.execute("DELETE FROM songplays WHERE songplay_id = %s", (ORPHAN,))
-            conn.execute("INSERT INTO users (user_id, last_seen_at) VALUES (15, TIMESTAMP '2018-11-15 10:00:00')")
-            conn.execute(
-                "INSERT INTO songplays (songplay_id, start_time, user_id) "
-                "VALUES ('probe-monitoring-play', TIMESTAMP '2018-11-15 10:00:00', 15)"
-            )
-    second = run_dag_test(dag)
+        stage_plays(schema, 0)
+    second = run_dag_test(dag, PLAY_HOUR_END)
     assert (first.state, second.state) == ("failed", "success")
 
     lines = dq_history_lines(schema.warehouse_dsn())
     # Ordered by table, then check: the row count passed twice (its latest value: 1, true);
-    # the user check failed once then passed, so it is FAIL, with when it last failed.
+    # the reconciliation failed once then passed, so it is FAIL, with when it last failed.
     assert lines[0] == (
         "  PASS  songplays       row_count_check                 2 results,    2 passed,   0 failed; "
         "latest: 1 (all truthy)"
     )
     prefix = (
-        "  FAIL  songplays       songplay_users_exist            2 results,    1 passed,   1 failed; "
-        "latest: songplays without a user: 0 (all truthy), last failed "
+        f"  FAIL  songplays       {'songplays_match_staging':<28}    2 results,    1 passed,   1 failed; "
+        f"latest: {FIGURE.format(staged=0)[:60]} (all truthy), last failed "
     )
     assert lines[1].startswith(prefix), lines[1]
     assert lines[1][len(prefix) :] in minutes_between(first_start, first_end), lines[1]
@@ -368,6 +375,18 @@ def listening_data() -> tuple[list[dict], list[dict]]:
     return events, songs
 
 
+def rollup_sql(partition_key: str | None) -> str:
+    """include/sql/analytics/daily_listening.sql rendered for a run of that partition key."""
+    import jinja2
+
+    from include.sparkify.window import Window
+
+    text = (config.SQL_DIR / "analytics/daily_listening.sql").read_text()
+    return jinja2.Template(text).render(
+        rollup_window=Window.for_rollup, dag_run=SimpleNamespace(partition_key=partition_key)
+    )
+
+
 def test_make_run_report_shows_the_daily_listening(schema):
     """The report's daily listening section: daily_listening built from a star schema holding
     the plays above, and its lines, newest day first."""
@@ -378,7 +397,7 @@ def test_make_run_report_shows_the_daily_listening(schema):
     with warehouse(schema) as conn:
         conn.execute("TRUNCATE songplays, users, songs, artists, daily_listening")
     assert daily_listening_lines(schema.warehouse_dsn()) == [
-        "  (not built yet: sparkify_analytics runs after final_project)"
+        "  (not built yet: sparkify_analytics builds a day once all its 24 hours are published)"
     ]
 
     star = {
@@ -396,8 +415,12 @@ def test_make_run_report_shows_the_daily_listening(schema):
                     f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})",
                     [(k, *(row[c] for c in columns[1:])) for k, row in rows.items()],
                 )
-        # What Build_daily_listening runs (include/sparkify/analytics.py).
-        conn.execute("INSERT INTO daily_listening " + (config.SQL_DIR / "analytics/daily_listening.sql").read_text())
+        # What Build_daily_listening runs (include/sparkify/analytics.py): first for one day's
+        # partition (that day's row only), then without a partition key (every day).
+        conn.execute("INSERT INTO daily_listening " + rollup_sql("2018-11-15"))
+        assert [r[0] for r in conn.execute("SELECT play_date FROM daily_listening")] == [date(2018, 11, 15)]
+        conn.execute("DELETE FROM daily_listening")
+        conn.execute("INSERT INTO daily_listening " + rollup_sql(None))
         built = conn.execute(
             "SELECT play_date, plays, listeners, paid_plays, free_plays, paid_share, "
             "paid_listeners_now, top_song_id, top_song_title, top_song_plays, top_artist_id, "

@@ -15,7 +15,7 @@ import pytest
 
 from dev.airflow_api import AirflowAPI
 from include.sparkify.loads import TABLES
-from include.sparkify.quality import RELATIONAL_CHECKS, column_mapping
+from include.sparkify.quality import RELATIONAL_CHECKS, REQUIRED_STAGED, column_mapping
 from tests import expected as ex
 from tests.conftest import SCHEDULER_RUN_DEADLINE_MINUTES, warehouse
 
@@ -33,11 +33,6 @@ def source(scheduler_stack):
     _, data = scheduler_stack
     events, songs = ex.read_events(data), ex.read_songs(data)
     return data, events, songs, ex.songplays(events, songs)
-
-
-@pytest.fixture(scope="module")
-def analytics_run(full_load_analytics) -> dict:
-    return full_load_analytics["run"]
 
 
 def test_asset_events_carry_rows_interval_and_sources(api, asset_triggered_run, source, scheduler_stack):
@@ -92,35 +87,23 @@ def test_every_check_of_the_run_is_in_the_dq_history(asset_triggered_run, source
     # What the DAG declares: per table "not empty" and its key/column checks, then the relational checks.
     declared = {("row_count_check", t) for t in TABLES}
     declared |= {(f"{col}.{check}", t) for t in TABLES for col, checks in column_mapping(t).items() for check in checks}
+    declared |= {(f"{col}.null_check", t) for t, (_, columns) in REQUIRED_STAGED.items() for col in columns}
     declared |= set(RELATIONAL_CHECKS.items())
     assert sorted((r[1], r[2]) for r in rows) == sorted(declared)
     assert all(r[5] for r in rows) and all(r[6] is None and r[7] == "final_project" for r in rows)
     observed = {r[1]: r[4] for r in rows if r[3] is not None}
     assert set(observed.values()) == {"0"}  # no NULL, no duplicate key anywhere
     figures = {r[1]: r[4] for r in rows if r[1] in RELATIONAL_CHECKS}
-    assert figures["songplay_users_exist"] == "songplays without a user: 0"
+    assert figures["songplay_users_exist"] == "songplays of the run without a user: 0"
     assert figures["songplays_match_staging"] == (
-        f"songplays in window: {len(plays)}, NextSong events in staging: {len(plays)}"
+        f"songplays of the run: {len(plays)}, NextSong events in staging: {len(plays)}, outside the window: 0"
     )
-
-
-def test_final_project_triggers_the_analytics_dag(api, analytics_run, full_load_analytics, source, asset_triggered_run):
-    _, events, songs, _plays = source
-    assert analytics_run["state"] == "success", api.task_instances("sparkify_analytics", analytics_run["dag_run_id"])
-    rows = full_load_analytics["daily_listening"]
-    expected = ex.daily_listening(events, songs)
-    assert len(expected) >= 2 and any(v[6] for v in expected.values())  # the sample: days with matched plays
-    assert {r[0]: tuple(r[1:]) for r in rows} == expected
-
-    # The analytics run was triggered by both table assets of the full load, and emitted its own.
-    run_id = quote(analytics_run["dag_run_id"], safe="")
-    upstream = api.get(f"/api/v2/dags/sparkify_analytics/dagRuns/{run_id}/upstreamAssetEvents")["asset_events"]
-    assert {e["name"] for e in upstream} == {"sparkify_songplays", "sparkify_users"}
-    assert {e["source_run_id"] for e in upstream} == {asset_triggered_run["dag_run_id"]}
-    emitted = api.get(
-        "/api/v2/assets/events", source_dag_id="sparkify_analytics", source_run_id=analytics_run["dag_run_id"]
-    )["asset_events"]
-    assert [(e["name"], e["extra"]["rows_inserted"]) for e in emitted] == [("sparkify_daily_listening", len(expected))]
+    assert figures["songplays_volume"].startswith(
+        f"songplays of the run: {len(plays)}, baseline: none over 0 earlier run(s)"
+    )  # the first full load: no history to judge by
+    assert figures["staged_events_duplicates"].startswith(
+        f"NextSong events staged in the window: {len(plays)}, distinct: {len(plays)}"
+    )
 
 
 def test_a_late_run_fires_the_deadline_alert(api, asset_triggered_run, scheduler_stack):

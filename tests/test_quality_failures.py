@@ -23,29 +23,57 @@ def schema(stack):
 def checks_by_name():
     from airflow.sdk import DAG
 
-    with DAG("dq_probe", schedule=None, template_searchpath=[str(REPO_SQL)]) as dag:
+    from include.sparkify.loads import sql_macros
+
+    with DAG("dq_probe", schedule=None, template_searchpath=[str(REPO_SQL)], user_defined_macros=sql_macros()) as dag:
         quality_checks()
     return {t.task_id.split(".", 1)[1]: t for t in dag.tasks}
 
 
-def test_orphan_songplay_fails_with_the_figure(schema):
-    op = checks_by_name()["songplay_users_exist"]
-    with warehouse(schema) as conn:  # songplays holding one play, of a user that is not in users
-        conn.execute("TRUNCATE songplays, users")
+def rendered(op, run_id: str):
+    """The check as Airflow renders it for a full-load run ``run_id``."""
+    from types import SimpleNamespace
+
+    op.render_template_fields(
+        {
+            "run_id": run_id,
+            "dag_run": SimpleNamespace(data_interval_start=None, data_interval_end=None),
+            "params": dict(op.params),
+        }
+    )
+    return op
+
+
+def test_a_runs_songplay_whose_user_will_not_exist_fails_with_the_figure(schema):
+    """The run's audit rows hold a play of a user in neither users nor the run's users."""
+    run_id = "probe__orphan"
+    with warehouse(schema) as conn:
+        conn.execute("DELETE FROM users WHERE user_id = -42")
         conn.execute(
-            "INSERT INTO songplays (songplay_id, start_time, user_id) "
-            "VALUES ('probe-orphan', TIMESTAMP '2018-11-15 10:00:00', -42)"
+            "INSERT INTO audit_songplays (run_id, songplay_id, start_time, user_id) "
+            "VALUES (%s, 'probe-orphan', TIMESTAMP '2018-11-15 10:00:00', -42)",
+            (run_id,),
         )
+        conn.execute(  # another run's user -42 does not count
+            "INSERT INTO audit_users (run_id, user_id, last_seen_at) VALUES ('probe__other', -42, TIMESTAMP '2018-11-15')"
+        )
+    op = rendered(checks_by_name()["songplay_users_exist"], run_id)
     try:
-        op.sql = (REPO_SQL / "checks/songplay_users_exist.sql").read_text()
         with pytest.raises(Exception) as failure:
             op.execute(context={})
+        with warehouse(schema) as conn:  # the same play with its user among the run's users passes
+            conn.execute(
+                "INSERT INTO audit_users (run_id, user_id, last_seen_at) VALUES (%s, -42, TIMESTAMP '2018-11-15')",
+                (run_id,),
+            )
+        op.execute(context={})
     finally:
         with warehouse(schema) as conn:
-            conn.execute("DELETE FROM songplays WHERE songplay_id = 'probe-orphan'")
+            conn.execute("DELETE FROM audit_songplays WHERE run_id LIKE 'probe__%'")
+            conn.execute("DELETE FROM audit_users WHERE run_id LIKE 'probe__%'")
     message = str(failure.value)
-    assert "every songplay's user exists in users (table songplays)" in message
-    assert "songplays without a user: 1" in message
+    assert "every songplay of the run has its user once the run is published" in message
+    assert "songplays of the run without a user: 1" in message
 
 
 def test_empty_table_fails_naming_table_and_value(schema):

@@ -55,6 +55,7 @@ FINAL_PROJECT_LAYERS = [
     ["Load_songplays_fact_table"],
     ["Load_user_dim_table", "Load_song_dim_table", "Load_artist_dim_table", "Load_time_dim_table"],
     ["Run_data_quality_checks"],
+    ["Publish"],
     ["Stop_execution"],
 ]
 CREATE_TABLES_LAYERS = [["Begin_execution"], ["Create_tables"], ["Stop_execution"]]
@@ -369,6 +370,7 @@ def test_task_docs_render_in_task_details(ui, api):
         "Load_song_dim_table",
         "Load_artist_dim_table",
         "Load_time_dim_table",
+        "Publish",
     ]
     assert all(tasks.get(task) for task in documented), {t: tasks.get(t) for t in documented}
     for task in ("Begin_execution", "Load_songplays_fact_table"):

@@ -14,6 +14,32 @@ def run_window(dag_run):
     return Window.from_run(dag_run)
 
 
+def rollup_window(dag_run):
+    return Window.for_rollup(dag_run)
+
+
 def param(name):
     """A bound parameter: a sample literal for the linter (the runtime renders %(name)s)."""
     return "'" + name + "'"
+
+
+def sql_string(run_id):
+    """The run id as a SQL literal (include/sparkify/loads.py's macro)."""
+    from include.sparkify.loads import sql_string as literal
+
+    return literal(run_id)
+
+
+def sql_now():
+    return "TIMESTAMP '2018-11-01 14:00:05'"
+
+
+# The check SQL's task params (include/sparkify/quality.py's VOLUME_PARAMS), as sample values.
+params = {
+    "volume_min_ratio": 0.6,
+    "volume_max_ratio": 1.8,
+    "volume_min_baseline": 100,
+    "volume_history_days": 7,
+    "volume_min_history_runs": 3,
+    "max_duplicate_fraction": 0.05,
+}

@@ -1,57 +1,57 @@
-"""The analytics tables the downstream DAG builds from the star schema: each one a SELECT
-in include/sql/analytics/<table>.sql, rebuilt whole (a truncate-insert load: DELETE +
-INSERT in one transaction) by the same load operator as the star schema, so its asset
-event carries the row counts."""
+"""The analytics rollups, built from the published star schema by partition: a day of
+``daily_listening`` when all 24 hours of the day are published, a month of
+``monthly_listening`` when every day of the month is built.
+
+Each rollup is a SELECT in include/sql/analytics/<table>.sql over the rows of the run's
+partition (``Window.for_rollup``: a day, a month; a run without a partition key covers
+every day). Its build replaces exactly that partition's rows in one transaction (lock,
+DELETE the partition, INSERT), so a rerun or a rebuild of a day never touches another,
+and the table's asset event carries the row counts and, from the run, the partition key.
+
+The schedules (``PartitionedAssetTimetable`` with a ``RollupMapper``) are in the DAG files;
+``daily_wait_policy`` is the one setting they share with the environment."""
 
 from __future__ import annotations
 
-from include.sparkify.loads import LoadMode, TableLoadOperator, load_statements
-from include.sparkify.task_ids import QUALITY_GATE
+from include.sparkify import config
+from include.sparkify.loads import LoadMode, TableLoadOperator, quote, table_lock
+
+# Each rollup table and its date column (the first day of the row's period).
+ROLLUPS = {config.ANALYTICS_TABLE: "play_date", config.MONTHLY_TABLE: "month_start"}
 
 
-def build_table(task_id: str, table: str, **kwargs) -> TableLoadOperator:
-    """A task that rebuilds the analytics table ``table`` and emits its asset."""
+def rollup_statements(table: str) -> list[str]:
+    """Replace the run's partition of ``table``: lock, delete its rows, insert the SELECT."""
+    target, column = quote(table), ROLLUPS[table]
+    bounds = (
+        f"{column} >= CAST({{{{ rollup_window(dag_run).start_sql }}}} AS DATE) "
+        f"AND {column} < CAST({{{{ rollup_window(dag_run).end_sql }}}} AS DATE)"
+    )
+    return [
+        table_lock(target),
+        f"DELETE FROM {target} WHERE {bounds}",
+        f"INSERT INTO {target}\n{{% include 'analytics/{table}.sql' %}}",
+    ]
+
+
+def build_rollup(task_id: str, table: str, **kwargs) -> TableLoadOperator:
+    """A task that rebuilds the run's partition of the rollup ``table`` and emits its asset."""
     return TableLoadOperator(
         task_id=task_id,
         table=table,
-        mode=LoadMode.TRUNCATE_INSERT,
-        sql=load_statements(table, LoadMode.TRUNCATE_INSERT, sql_file=f"analytics/{table}.sql"),
-        doc_md=f"Rebuilds `{table}` from `include/sql/analytics/{table}.sql`.",
+        mode=LoadMode.TRUNCATE_INSERT,  # of the partition: delete its rows, insert them anew
+        sql=rollup_statements(table),
+        doc_md=f"Rebuilds the run's partition of `{table}` from `include/sql/analytics/{table}.sql`.",
         **kwargs,
     )
 
 
-def upstream_runs(triggering_asset_events) -> dict[str, set[str]]:
-    """dag_id -> run ids of the runs whose asset events triggered this run."""
-    runs: dict[str, set[str]] = {}
-    for events in (triggering_asset_events or {}).values():
-        for event in events:
-            if getattr(event, "source_dag_id", None) and getattr(event, "source_run_id", None):
-                runs.setdefault(event.source_dag_id, set()).add(event.source_run_id)
-    return runs
+def daily_wait_policy():
+    """When a day's rollup fires: all 24 hours published (``WaitForAll``), or, with
+    SPARKIFY_DAILY_ROLLUP_MIN_HOURS below 24, as soon as that many are (``MinimumCount``)."""
+    from airflow.sdk import MinimumCount, WaitForAll
 
-
-def quality_gate_passed(ti, triggering_asset_events) -> bool:
-    """True once the final_project runs that triggered this run have passed their data-quality
-    checks (their Stop_execution succeeded); raises if one of them failed. A run not triggered
-    by final_project (e.g. manual) has nothing to wait for."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    dag_id, gate = QUALITY_GATE
-    run_ids = sorted(upstream_runs(triggering_asset_events).get(dag_id, ()))
-    if not run_ids:
-        return True
-    states = ti.get_task_states(dag_id=dag_id, task_ids=[gate], run_ids=run_ids)
-    pending = []
-    for run_id in run_ids:
-        state = (states.get(run_id) or {}).get(gate)
-        if state in ("failed", "upstream_failed", "skipped", "removed"):
-            raise AirflowFailException(
-                f"{dag_id} run {run_id} did not pass its data-quality checks ({gate}: "
-                f"{state}): the analytics are not rebuilt from its data"
-            )
-        if state != "success":
-            pending.append(f"{run_id} ({state or 'not started'})")
-    if pending:
-        print(f"Waiting for the data-quality checks of {dag_id}: {', '.join(pending)}")
-    return not pending
+    hours = config.DAILY_ROLLUP_MIN_HOURS
+    if not 1 <= hours <= 24:
+        raise ValueError(f"SPARKIFY_DAILY_ROLLUP_MIN_HOURS must be 1 to 24, not {hours}")
+    return WaitForAll() if hours == 24 else MinimumCount(hours)

@@ -45,6 +45,27 @@ S3_REGION = os.environ.get("SPARKIFY_S3_REGION", "us-west-2")
 # Fraction of a staging load's source records that may be rejected before the task fails.
 MAX_REJECT_FRACTION = float(os.environ.get("SPARKIFY_MAX_REJECT_FRACTION", "0.01"))
 
+# Volume checks (include/sql/checks/songplays_volume.sql, docs/operations.md). An hourly
+# run's songplays are compared with the mean of the same hour of day over the published runs
+# of the last VOLUME_HISTORY_DAYS days; a full load's with the last published full load.
+# Outside [VOLUME_MIN_RATIO, VOLUME_MAX_RATIO] x that baseline the audit fails, once there
+# are VOLUME_MIN_HISTORY_RUNS such runs and the baseline is at least VOLUME_MIN_BASELINE rows:
+# below that, an hour's count is noise (the real data set has 0 to 54 plays in the same hour
+# of different days). A full load is held to the lower bound only: the data grows.
+VOLUME_MIN_RATIO = float(os.environ.get("SPARKIFY_VOLUME_MIN_RATIO", "0.6"))
+VOLUME_MAX_RATIO = float(os.environ.get("SPARKIFY_VOLUME_MAX_RATIO", "1.8"))
+VOLUME_MIN_BASELINE = float(os.environ.get("SPARKIFY_VOLUME_MIN_BASELINE", "100"))
+VOLUME_HISTORY_DAYS = int(os.environ.get("SPARKIFY_VOLUME_HISTORY_DAYS", "7"))
+VOLUME_MIN_HISTORY_RUNS = int(os.environ.get("SPARKIFY_VOLUME_MIN_HISTORY_RUNS", "3"))
+# The largest share of a window's staged NextSong events that may repeat an event already
+# staged (same user, session, item and ts): a source delivered twice fails the audit at any
+# volume. The real data set has none.
+MAX_DUPLICATE_FRACTION = float(os.environ.get("SPARKIFY_MAX_DUPLICATE_FRACTION", "0.05"))
+
+# Schema drift (include/sparkify/staging/drift.py): a source key missing from, or not mapped
+# in, more than this share of a staging load's records warns (an alert; the run goes on).
+DRIFT_WARN_FRACTION = float(os.environ.get("SPARKIFY_DRIFT_WARN_FRACTION", "0.0"))
+
 # How often an hourly run compares the song catalog in S3 with what was staged (a listing
 # of every song object, which grows with the catalog). Between checks an hourly run keeps
 # the staged catalog without listing it; a full load or restage_songs=true always checks.
@@ -75,8 +96,13 @@ def table_asset(table: str) -> Asset:
     return Asset(name=f"sparkify_{table}", uri=f"{WAREHOUSE_URI}/{WAREHOUSE_SCHEMA}/{table}", group="sparkify")
 
 
-# The analytics the downstream DAG builds from songplays and users.
+# The analytics rollups built from the published star schema (include/sparkify/analytics.py):
+# a day of daily_listening once all 24 hourly partitions of songplays are published (or,
+# below 24, once DAILY_ROLLUP_MIN_HOURS are: the early-fire option), a month of
+# monthly_listening once every day of it is built.
 ANALYTICS_TABLE = "daily_listening"
+MONTHLY_TABLE = "monthly_listening"
+DAILY_ROLLUP_MIN_HOURS = int(os.environ.get("SPARKIFY_DAILY_ROLLUP_MIN_HOURS", "24"))
 
 
 # Monitoring (see docs/operations.md). The alert channels are read when an alert fires,

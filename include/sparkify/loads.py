@@ -1,13 +1,19 @@
-"""The reusable table load: a SELECT from include/sql/load/<table>.sql, wrapped in the
-statements of a load mode and run as one transaction by SQLExecuteQueryOperator.
+"""Table loads: the **write** of write-audit-publish, and the analytics rebuilds.
 
-Each load counts the rows it deleted and inserted and puts them, with the run's data
-interval and the S3 objects staged for it, on its table's asset event (see
-include/sparkify/monitoring.py)."""
+A star-schema load (``load_table``) never touches the published tables. It runs the SELECT of
+include/sql/load/<table>.sql and writes the rows into ``audit_<table>``, keyed by the run's id,
+replacing that run's earlier audit rows (a rerun). ``Run_data_quality_checks`` audits them
+(include/sparkify/quality.py) and ``Publish`` applies them (include/sparkify/publish.py).
+
+``TableLoadOperator`` writes straight into a table: the analytics rebuilds, which read only
+published data. Both count the rows they wrote; an analytics rebuild puts them, with the data
+interval and the sources, on its table's asset event (include/sparkify/monitoring.py)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from airflow.providers.common.sql.hooks.handlers import fetch_all_handler
@@ -66,11 +72,55 @@ def table_lock(target: str) -> str:
 
 def quote(identifier: str) -> str:
     """The identifier double-quoted, if it names a table (or a table's key) loads may write:
-    the star schema's and the analytics table."""
-    known = {*TABLES, *(key for key, _ in TABLES.values()), config.ANALYTICS_TABLE}
+    the star schema's, their audit tables and the analytics rollups."""
+    known = {*TABLES, *map(audit_table, TABLES), *(key for key, _ in TABLES.values())}
+    known |= {config.ANALYTICS_TABLE, config.MONTHLY_TABLE}
     if identifier not in known:
         raise ValueError(f"{identifier!r} is not a table or key of the Sparkify schema")
     return f'"{identifier}"'
+
+
+def audit_table(table: str) -> str:
+    """Where a run's rows for ``table`` wait for their audit: ``audit_<table>``, the table's
+    columns after a ``run_id`` (include/sql/ddl/audit_<table>.sql)."""
+    return f"audit_{table}"
+
+
+# Characters a run id may hold to be written as a SQL string literal: Airflow's own run ids
+# (scheduled__2018-11-01T13:00:00+00:00, manual__..., backfill__..., asset_triggered__...)
+# and any id matching Airflow's default allowed_run_id_pattern ^[A-Za-z0-9_.~:+-]+$.
+_RUN_ID = re.compile(r"[A-Za-z0-9_.~:+-]{1,250}")
+
+
+def sql_string(run_id: str) -> str:
+    """``run_id`` as a SQL string literal (a template macro of final_project: the audit
+    statements and checks name the run's rows with it). Refuses quotes and backslashes
+    rather than escape them: Redshift and PostgreSQL read backslashes differently."""
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+        raise ValueError(f"run id {run_id!r} cannot name audit rows: use letters, digits and _.~:+- only")
+    return f"CAST('{run_id}' AS VARCHAR(250))"
+
+
+def sql_now() -> str:
+    """Now (UTC) as a SQL timestamp literal, rendered by Airflow: one spelling for both
+    engines (PostgreSQL has no GETDATE(); on Redshift NOW() runs on the leader node only)."""
+    return f"TIMESTAMP '{datetime.now(UTC):%Y-%m-%d %H:%M:%S}'"
+
+
+def sql_macros() -> dict:
+    """The template macros of the load, check and publish SQL (a DAG's user_defined_macros)."""
+    from include.sparkify.window import Window
+
+    return {
+        "run_window": Window.from_run,
+        "rollup_window": Window.for_rollup,
+        "sql_string": sql_string,
+        "sql_now": sql_now,
+    }
+
+
+RUN_ID = "{{ sql_string(run_id) }}"  # the run's id as a SQL literal, in a template
+RUN_ROWS = f"run_id = {RUN_ID}"  # the run's rows of an audit table
 
 
 def load_statements(table: str, mode: LoadMode | str, key: str | None = None, sql_file: str | None = None) -> list[str]:
@@ -93,6 +143,25 @@ def load_statements(table: str, mode: LoadMode | str, key: str | None = None, sq
         f"INSERT INTO {target} SELECT * FROM {incoming}",
         f"DROP TABLE {incoming}",
     ]
+
+
+def audit_statements(table: str) -> list[str]:
+    """The write of one table's load: the run's rows into ``audit_<table>``, replacing the
+    rows an earlier try of the same run wrote there. The published table is not touched."""
+    target, incoming = quote(audit_table(table)), f'"incoming_{table}"'
+    select = "{% include 'load/" + table + ".sql' %}"
+    return [
+        # Runs (overlapping backfills) write the audit table in turns: see table_lock.
+        table_lock(target),
+        f"CREATE TEMP TABLE {incoming} AS\n{select}",
+        f"DELETE FROM {target} WHERE {RUN_ROWS}",
+        f"INSERT INTO {target} SELECT {RUN_ID}, i.* FROM {incoming} AS i",
+        f"DROP TABLE {incoming}",
+    ]
+
+
+# The row count of each audit statement that is the write's figure.
+AUDIT_ROLES = (None, None, "replaced", "written", None)
 
 
 def rows_affected(cursor):
@@ -144,16 +213,44 @@ class TableLoadOperator(SQLExecuteQueryOperator):
         return metadata
 
 
-def load_table(task_id: str, table: str, mode: LoadMode | str | None = None, **kwargs) -> TableLoadOperator:
-    """A task that loads ``table`` in ``mode`` (its default mode if None) and emits its asset."""
-    mode = LoadMode(mode or TABLES[table][1])
-    return TableLoadOperator(
+class AuditWriteOperator(SQLExecuteQueryOperator):
+    """Writes one table's rows of the run into its audit table, in one transaction. Its
+    XCom: the rows written, and the rows of an earlier try of the run they replaced."""
+
+    def __init__(self, *, table: str, **kwargs):
+        super().__init__(
+            sql=audit_statements(table),
+            conn_id=config.REDSHIFT_CONN_ID,
+            autocommit=False,
+            split_statements=False,
+            return_last=False,
+            show_return_value_in_logs=False,
+            handler=rows_affected,
+            **kwargs,
+        )
+        self.table = table
+
+    def execute(self, context) -> dict:
+        counts = super().execute(context)
+        figures = {role: max(int(n), 0) for role, n in zip(AUDIT_ROLES, counts) if role is not None}
+        self.log.info(
+            "%s: %d rows written to %s for audit (%d of an earlier try replaced)",
+            self.table,
+            figures["written"],
+            audit_table(self.table),
+            figures["replaced"],
+        )
+        return {"table": self.table, "audit_table": audit_table(self.table), **figures}
+
+
+def load_table(task_id: str, table: str, **kwargs) -> AuditWriteOperator:
+    """A task that writes the run's rows of ``table`` into ``audit_<table>`` (nothing is
+    published until the run's checks pass: include/sparkify/publish.py)."""
+    mode = TABLES[table][1]
+    return AuditWriteOperator(
         task_id=task_id,
         table=table,
-        mode=mode,
-        sql=load_statements(table, mode),
-        staged_from=STAGED_FROM.get(table, ()),
-        doc_md=f"Loads `{table}` ({mode.value}) from `include/sql/load/{table}.sql`; its asset event "
-        "records rows deleted and inserted, the data interval and the source objects.",
+        doc_md=f"Writes the run's `{table}` rows (`include/sql/load/{table}.sql`) into `{audit_table(table)}`; "
+        f"`Publish` applies them to `{table}` ({mode.value}) once the checks pass.",
         **kwargs,
     )

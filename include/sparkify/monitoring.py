@@ -59,7 +59,7 @@ def dq_rows(context, results, error: BaseException | None, default_table: str | 
         {
             "check_name": r.name,
             "check_type": r.check_type,
-            "table_name": _unquote(r.table) or default_table,
+            "table_name": default_table or _unquote(r.table),  # the table checked, not the relation queried
             "column_name": r.column,
             "observed_value": r.actual,
             "threshold": r.expected,
@@ -169,6 +169,7 @@ def load_metadata(
         "data_interval_end": end.isoformat() if end is not None else None,
         "sources": sources,
         "staged": {
-            r["table"]: {k: r.get(k) for k in ("objects", "rows", "rejected", "skipped_unchanged")} for r in staged
+            r["table"]: {k: r.get(k) for k in ("objects", "rows", "rejected", "skipped_unchanged", "drift")}
+            for r in staged
         },
     }

@@ -1,8 +1,20 @@
-"""Data-quality gates: per table, "not empty" then "no null or duplicate keys"; then the
-relational checks in include/sql/checks/. Any failing check fails the run.
+"""The **audit** of write-audit-publish: data-quality gates on a run's rows before they are
+published. Any failing check fails the run, and ``Publish`` does not run.
+
+A load writes the run's rows into ``audit_<table>`` (include/sparkify/loads.py). The checks
+read those rows, and how they would combine with what is published:
+
+* per table, "not empty after publishing", then "no null or duplicate keys" in the run's
+  rows. Duplicates after publishing can only come from the run's rows: publishing deletes
+  every published row whose key comes again, and the published keys are unique already;
+* the relational checks in include/sql/checks/ (users of the run's songplays present after
+  publishing, the window reconciliation, the volume against history);
+* schema drift that loses data: a source key renamed upstream leaves a column the star
+  schema needs NULL in the run's staged rows.
 
 Every check's result, passed or failed, is recorded in ``dq_history`` before its task
-ends (``monitoring.RecordedCheck`` on the provider's operators)."""
+ends (``monitoring.RecordedCheck`` on the provider's operators); the table recorded is the
+published table the rows are for."""
 
 from __future__ import annotations
 
@@ -14,13 +26,14 @@ from airflow.providers.common.sql.operators.sql import (
 from airflow.sdk import TaskGroup
 
 from include.sparkify import config
-from include.sparkify.loads import TABLES
+from include.sparkify.loads import RUN_ROWS, TABLES, LoadMode, audit_table
 from include.sparkify.monitoring import RecordedCheck
 from include.sparkify.task_ids import QUALITY_CHECKS
 
 # Columns that must never be NULL, besides each table's key.
 NOT_NULL = {
     "songplays": ["start_time", "user_id"],
+    "users": ["last_seen_at"],
     "time": ["hour", "day", "week", "month", "year", "weekday"],
 }
 
@@ -28,7 +41,36 @@ NOT_NULL = {
 RELATIONAL_CHECKS = {
     "songplay_users_exist": "songplays",
     "songplays_match_staging": "songplays",
+    "songplays_volume": "songplays",
+    "staged_events_duplicates": "staging_events",
     "staging_rejects_reported": "staging_rejects",
+}
+
+# Staged columns the star schema needs, per staging table: NULL in a run's staged rows means
+# the source key they come from is missing (renamed upstream, say) and the rows would load
+# incomplete or not at all. (column, only in rows where) — None: in every row.
+_WINDOW = "ts >= {{ run_window(dag_run).start_ms }} AND ts < {{ run_window(dag_run).end_ms }}"
+REQUIRED_STAGED = {
+    "staging_events": (
+        _WINDOW,
+        {
+            **dict.fromkeys(("page", "level", "sessionid", "iteminsession", "userid"), None),
+            **dict.fromkeys(("song", "artist", "length"), "page = 'NextSong'"),
+        },
+    ),
+    "staging_songs": (None, dict.fromkeys(("song_id", "title", "artist_id", "artist_name", "duration"))),
+}
+
+# The thresholds of the volume checks (see config and docs/operations.md): task params, so a
+# run can be triggered with others in its conf (e.g. {"volume_min_ratio": 0} for an hour
+# known to be short).
+VOLUME_PARAMS = {
+    "volume_min_ratio": config.VOLUME_MIN_RATIO,
+    "volume_max_ratio": config.VOLUME_MAX_RATIO,
+    "volume_min_baseline": config.VOLUME_MIN_BASELINE,
+    "volume_history_days": config.VOLUME_HISTORY_DAYS,
+    "volume_min_history_runs": config.VOLUME_MIN_HISTORY_RUNS,
+    "max_duplicate_fraction": config.MAX_DUPLICATE_FRACTION,
 }
 
 
@@ -40,16 +82,34 @@ def column_mapping(table: str) -> dict:
     return mapping
 
 
+def after_publish(table: str) -> str:
+    """The rows ``table`` would hold once the run is published (keys only), as a relation:
+    a truncate-insert table holds the run's rows; an upserted one also what is published."""
+    key, mode = TABLES[table]
+    run_rows = f'SELECT "{key}" FROM "{audit_table(table)}" WHERE {RUN_ROWS}'
+    if mode is LoadMode.TRUNCATE_INSERT:
+        return f"({run_rows}) AS after_publish"
+    return f'({run_rows} UNION ALL SELECT "{key}" FROM "{table}") AS after_publish'
+
+
 class TableCheck(RecordedCheck, SQLTableCheckOperator):
     """SQLTableCheckOperator whose results are recorded in dq_history."""
+
+    def __init__(self, *, checked_table: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.checked_table = checked_table
 
 
 class ColumnCheck(RecordedCheck, SQLColumnCheckOperator):
     """SQLColumnCheckOperator whose failure message also names the table it checked, and
     whose results are recorded in dq_history."""
 
+    def __init__(self, *, checked_table: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.checked_table = checked_table
+
     def _raise_exception(self, exception_string: str):
-        super()._raise_exception(f"Table {self.table}: {exception_string}")
+        super()._raise_exception(f"Table {self.checked_table or self.table}: {exception_string}")
 
 
 class RelationalCheck(RecordedCheck, SQLCheckOperator):
@@ -72,33 +132,64 @@ class RelationalCheck(RecordedCheck, SQLCheckOperator):
         return results
 
 
-def not_empty(table: str, task_id: str | None = None) -> SQLTableCheckOperator:
+def not_empty(table: str, task_id: str | None = None, relation: str | None = None) -> SQLTableCheckOperator:
+    """``table`` holds rows (``relation``: the rows to count instead, e.g. after_publish)."""
     return TableCheck(
         task_id=task_id or f"{table}_not_empty",
         conn_id=config.REDSHIFT_CONN_ID,
-        table=f'"{table}"',
+        table=relation or f'"{table}"',
+        checked_table=table,
         checks={"row_count_check": {"check_statement": "COUNT(*) > 0"}},
     )
 
 
-def keys_valid(table: str, mapping: dict, task_id: str | None = None) -> SQLColumnCheckOperator:
+def keys_valid(table: str, mapping: dict, task_id: str | None = None, audit: bool = False) -> SQLColumnCheckOperator:
+    """No NULL or duplicate keys (and no NULL in ``mapping``'s other columns) in ``table``, or,
+    with ``audit``, in the run's rows of ``audit_<table>``."""
     return ColumnCheck(
         task_id=task_id or f"{table}_keys",
         conn_id=config.REDSHIFT_CONN_ID,
-        table=f'"{table}"',
+        table=f'"{audit_table(table)}"' if audit else f'"{table}"',
+        partition_clause=RUN_ROWS if audit else None,
+        checked_table=table,
+        column_mapping=mapping,
+    )
+
+
+def required_staged(staging_table: str) -> SQLColumnCheckOperator:
+    """No NULL in the staged columns the star schema needs, in the run's staged rows."""
+    rows, columns = REQUIRED_STAGED[staging_table]
+    mapping = {
+        column: {"null_check": {"equal_to": 0, **({"partition_clause": where} if where else {})}}
+        for column, where in columns.items()
+    }
+    return ColumnCheck(
+        task_id=f"{staging_table}_required_columns",
+        conn_id=config.REDSHIFT_CONN_ID,
+        table=f'"{staging_table}"',
+        partition_clause=rows,
+        checked_table=staging_table,
         column_mapping=mapping,
     )
 
 
 def quality_checks(group_id: str = QUALITY_CHECKS) -> TaskGroup:
-    with TaskGroup(group_id=group_id, tooltip="Data-quality gates on the star schema") as group:
-        per_table = [not_empty(table) >> keys_valid(table, column_mapping(table)) for table in TABLES]
+    with TaskGroup(group_id=group_id, tooltip="Audit of the run's rows before they are published") as group:
+        per_table = [
+            not_empty(table, relation=after_publish(table)) >> keys_valid(table, column_mapping(table), audit=True)
+            for table in TABLES
+        ]
+        drift = [required_staged(t) for t in REQUIRED_STAGED]
         relational = [
             RelationalCheck(
-                task_id=name, conn_id=config.REDSHIFT_CONN_ID, sql=f"checks/{name}.sql", checked_table=table
+                task_id=name,
+                conn_id=config.REDSHIFT_CONN_ID,
+                sql=f"checks/{name}.sql",
+                checked_table=table,
+                params=VOLUME_PARAMS,
             )
             for name, table in RELATIONAL_CHECKS.items()
         ]
-        for last in per_table:
-            last >> relational
+        for upstream in (*per_table, *drift):
+            upstream >> relational
     return group

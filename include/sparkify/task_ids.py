@@ -2,7 +2,7 @@
 
 The DAG files name their tasks with these, and the library uses the same names where one
 task reads another's result: a table load pulls the staging results of ``Stage_events`` and
-``Stage_songs`` (XCom), ``sparkify_analytics`` waits for final_project's ``Stop_execution``.
+``Stage_songs`` (XCom), the report of `make run` reads the checks of a run by their ids.
 A task renamed here is renamed everywhere; a name typed twice could drift and make an XCom
 pull find nothing, silently. The names are the project's original ones (``Stage_events``,
 ``Load_songplays_fact_table``, ...): the UI, the logs and the operations guide use them.
@@ -15,7 +15,8 @@ from __future__ import annotations
 # DAG ids
 CREATE_TABLES_DAG = "create_tables"
 FINAL_PROJECT_DAG = "final_project"
-ANALYTICS_DAG = "sparkify_analytics"
+ANALYTICS_DAG = "sparkify_analytics"  # the daily rollup
+MONTHLY_DAG = "sparkify_monthly_listening"  # the monthly rollup
 
 # Every DAG starts and ends with these.
 BEGIN = "Begin_execution"
@@ -37,11 +38,9 @@ LOAD_TASKS = {
     "time": "Load_time_dim_table",
 }
 QUALITY_CHECKS = "Run_data_quality_checks"
+# Applies the audited rows of a run to the published tables (write-audit-publish).
+PUBLISH = "Publish"
 
-# The task of final_project that succeeds only when every data-quality check passed (it runs
-# after the whole check group, with the default all_success trigger rule).
-QUALITY_GATE = (FINAL_PROJECT_DAG, STOP)
-
-# sparkify_analytics
-WAIT_FOR_QUALITY_CHECKS = "Wait_for_quality_checks"
+# the rollups
 BUILD_DAILY_LISTENING = "Build_daily_listening"
+BUILD_MONTHLY_LISTENING = "Build_monthly_listening"

@@ -10,6 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+# Partition keys (Airflow partitioned assets), all UTC: an hour of final_project, a day of the
+# daily rollup, a month of the monthly one. The hour's format is the one StartOfDayMapper
+# reads by default: no offset, no fraction (2018-11-01T13:00:00).
+HOUR_KEY = "%Y-%m-%dT%H:%M:%S"
+DAY_KEY = "%Y-%m-%d"
+MONTH_KEY = "%Y-%m"
+
 # Bounds of an unbounded window, as epoch milliseconds and as timestamps.
 _FULL_START_MS = 0
 _FULL_END_MS = 253402214400000  # 9999-12-31T00:00:00Z
@@ -28,6 +35,37 @@ class Window:
         if start is None or end is None:
             return cls()
         return cls(_as_utc(start), _as_utc(end))
+
+    @classmethod
+    def from_partition(cls, key: str | None) -> Window:
+        """The window of a partition key: an hour (``2018-11-01T13:00:00``), a day
+        (``2018-11-01``) or a month (``2018-11``), in UTC; no key: unbounded."""
+        if not key:
+            return cls()
+        for pattern, step in ((HOUR_KEY, "hour"), (DAY_KEY, "day"), (MONTH_KEY, "month")):
+            try:
+                start = datetime.strptime(key, pattern).replace(tzinfo=UTC)
+            except ValueError:
+                continue
+            if step == "hour":
+                return cls(start, start + timedelta(hours=1))
+            if step == "day":
+                return cls(start, start + timedelta(days=1))
+            return cls(start, start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1))
+        raise ValueError(f"{key!r} is not an hour, day or month partition key ({HOUR_KEY}, {DAY_KEY}, {MONTH_KEY})")
+
+    @classmethod
+    def for_rollup(cls, dag_run) -> Window:
+        """The window a rollup run builds: its partition's (none: every day)."""
+        return cls.from_partition(getattr(dag_run, "partition_key", None))
+
+    def hour_keys(self) -> list[str]:
+        """The partition keys of the hours of a bounded window, in order."""
+        keys, hour = [], self.start
+        while hour < self.end:
+            keys.append(hour.strftime(HOUR_KEY))
+            hour += timedelta(hours=1)
+        return keys
 
     @property
     def full(self) -> bool:

@@ -23,17 +23,22 @@ def test_schema_asset_links_the_dags():
     assert (consumed.name, consumed.uri) == (emitted[0].name, emitted[0].uri)
 
 
-def test_each_load_emits_its_table_asset():
+def test_publish_emits_every_table_asset_and_the_loads_none():
+    """Write-audit-publish: a load writes audit rows no one reads; only the publish, after the
+    checks, changes the tables, so only it emits their assets."""
     dag = _bag().dags["final_project"]
-    expected = {
-        "Load_songplays_fact_table": "songplays",
-        "Load_user_dim_table": "users",
-        "Load_song_dim_table": "songs",
-        "Load_artist_dim_table": "artists",
-        "Load_time_dim_table": "time",
-    }
-    for task_id, table in expected.items():
-        (asset,) = dag.get_task(task_id).outlets
-        assert asset.name == f"sparkify_{table}"
+    for task_id in (
+        "Load_songplays_fact_table",
+        "Load_user_dim_table",
+        "Load_song_dim_table",
+        "Load_artist_dim_table",
+        "Load_time_dim_table",
+    ):
+        assert dag.get_task(task_id).outlets == []
+    emitted = dag.get_task("Publish").outlets
+    assert [a.name for a in emitted] == [f"sparkify_{t}" for t in ("songplays", "users", "songs", "artists", "time")]
+    for asset, table in zip(emitted, ("songplays", "users", "songs", "artists", "time"), strict=True):
         assert asset.uri.endswith(f"/public/{table}")
         assert asset.uri.startswith(("postgres://", "redshift://"))
+    emitting = {t.task_id for t in dag.tasks if t.outlets}
+    assert emitting == {"Publish"}

@@ -10,7 +10,7 @@ from airflow.dag_processing.dagbag import DagBag
 
 from include.sparkify.alerts import TaskAlert
 
-EXPECTED = {"create_tables", "final_project", "sparkify_analytics"}
+EXPECTED = {"create_tables", "final_project", "sparkify_analytics", "sparkify_monthly_listening"}
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,12 @@ def test_no_deprecated_imports(dagbag):
         if issubclass(w.category, DeprecationWarning) or "deprecat" in str(w.message).lower()
     ]
     assert deprecated == []
-    for path in ("dags/create_tables.py", "dags/final_project.py", "dags/sparkify_analytics.py"):
+    for path in (
+        "dags/create_tables.py",
+        "dags/final_project.py",
+        "dags/sparkify_analytics.py",
+        "dags/sparkify_monthly_listening.py",
+    ):
         source = open(path).read()
         assert "airflow.datasets" not in source and "airflow.operators." not in source
 
@@ -80,7 +85,10 @@ def test_final_project_shape(dagbag):
     }
     first_checks = {t for t in checks if up[t] & dims}
     assert first_checks and all(up[t] == dims for t in first_checks)
-    assert up["Stop_execution"] and up["Stop_execution"] <= checks
+    assert up["Publish"] and up["Publish"] <= checks  # publishes only after every check
+    last_checks = {t for t in checks if not any(t in up[other] for other in checks)}
+    assert up["Publish"] == last_checks
+    assert up["Stop_execution"] == {"Publish"}
     assert dag.max_active_runs == 1
 
 

@@ -1,85 +1,61 @@
-"""The downstream analytics (include/sparkify/analytics.py) without services: the rebuild's
-statements, which upstream runs triggered a run, and the wait for their quality checks,
-with a stand-in task instance answering the task states."""
+"""The analytics rollups (include/sparkify/analytics.py) without services: the rebuild of a
+partition's rows, the wait policy of the daily rollup, and what the rollup DAGs are scheduled on."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
 from include.sparkify import config
-from include.sparkify.analytics import build_table, quality_gate_passed, upstream_runs
+from include.sparkify.analytics import ROLLUPS, build_rollup, daily_wait_policy, rollup_statements
 from include.sparkify.loads import LoadMode
 
 
-def event(dag_id, run_id):
-    return SimpleNamespace(source_dag_id=dag_id, source_run_id=run_id)
-
-
-def test_the_rebuild_is_a_locked_delete_then_insert_of_the_analytics_select():
-    task = build_table("Build_daily_listening", "daily_listening")
-    assert task.sql == [
+def test_a_rollup_replaces_the_rows_of_the_runs_partition_only():
+    assert rollup_statements("daily_listening") == [
         'LOCK TABLE "daily_listening"',
-        'DELETE FROM "daily_listening"',
+        'DELETE FROM "daily_listening" WHERE play_date >= CAST({{ rollup_window(dag_run).start_sql }} AS DATE) '
+        "AND play_date < CAST({{ rollup_window(dag_run).end_sql }} AS DATE)",
         "INSERT INTO \"daily_listening\"\n{% include 'analytics/daily_listening.sql' %}",
     ]
-    assert task.mode is LoadMode.TRUNCATE_INSERT and task.staged_from == ()
-    assert task.outlets == [config.table_asset("daily_listening")]
-    assert (config.SQL_DIR / "analytics" / "daily_listening.sql").is_file()
+    assert "month_start >= CAST(" in rollup_statements("monthly_listening")[1]
+    with pytest.raises(KeyError):
+        rollup_statements("songplays")  # not a rollup
 
 
-def test_upstream_runs_group_the_triggering_events_by_dag():
-    events = {
-        "sparkify_songplays": [event("final_project", "r1"), event("final_project", "r2")],
-        "sparkify_users": [event("final_project", "r2"), event("other_dag", "x"), event(None, None)],
-        "manual": [SimpleNamespace()],  # an event posted through the API has no source run
-    }
-    assert upstream_runs(events) == {"final_project": {"r1", "r2"}, "other_dag": {"x"}}
-    assert upstream_runs(None) == {} and upstream_runs({}) == {}
+def test_the_rollup_task_counts_its_rows_and_emits_its_table():
+    for table in ROLLUPS:
+        task = build_rollup(f"Build_{table}", table)
+        assert task.sql == rollup_statements(table)
+        assert task.mode is LoadMode.TRUNCATE_INSERT and task.staged_from == ()  # deleted, then inserted
+        assert task.outlets == [config.table_asset(table)]
+        assert (config.SQL_DIR / "analytics" / f"{table}.sql").is_file()
 
 
-class StandInTI:
-    """Answers get_task_states like the task SDK: {run_id: {task_id: state}}."""
+def test_the_daily_rollup_waits_for_all_24_hours_unless_told_to_fire_early(monkeypatch):
+    from airflow.sdk import MinimumCount, WaitForAll
 
-    def __init__(self, states: dict[str, str | None]):
-        self.states = states
-        self.asked = []
-
-    def get_task_states(self, dag_id, task_ids, run_ids):
-        self.asked.append((dag_id, task_ids, run_ids))
-        return {r: {task_ids[0]: self.states.get(r)} for r in run_ids if r in self.states}
-
-
-def triggered_by(*run_ids):
-    return {"sparkify_songplays": [event("final_project", r) for r in run_ids]}
+    assert config.DAILY_ROLLUP_MIN_HOURS == 24 and isinstance(daily_wait_policy(), WaitForAll)
+    monkeypatch.setattr(config, "DAILY_ROLLUP_MIN_HOURS", 20)
+    policy = daily_wait_policy()
+    assert isinstance(policy, MinimumCount) and policy.n == 20
+    for bad in (0, 25):
+        monkeypatch.setattr(config, "DAILY_ROLLUP_MIN_HOURS", bad)
+        with pytest.raises(ValueError, match="1 to 24"):
+            daily_wait_policy()
 
 
-def test_a_run_not_triggered_by_final_project_waits_for_nothing():
-    ti = StandInTI({})
-    assert quality_gate_passed(ti, {}) is True
-    assert quality_gate_passed(ti, {"x": [event("other_dag", "r")]}) is True
-    assert ti.asked == []
+def test_a_days_24_hour_keys_satisfy_the_daily_mapper_and_23_do_not():
+    """The keys Publish emits (window.HOUR_KEY) are the ones the daily rollup's mapper expects."""
+    from airflow.partition_mappers.base import RollupMapper
+    from airflow.partition_mappers.temporal import StartOfDayMapper
+    from airflow.partition_mappers.wait_policy import WaitForAll
+    from airflow.partition_mappers.window import DayWindow
 
+    from include.sparkify.window import Window
 
-def test_it_asks_for_final_project_s_stop_execution_of_each_triggering_run():
-    ti = StandInTI({"r1": "success", "r2": "success"})
-    assert quality_gate_passed(ti, triggered_by("r2", "r1")) is True
-    assert ti.asked == [("final_project", ["Stop_execution"], ["r1", "r2"])]
-
-
-@pytest.mark.parametrize("pending", [None, "running", "queued", "up_for_retry", "scheduled"])
-def test_it_waits_while_a_gate_has_not_finished(pending, capsys):
-    ti = StandInTI({"r1": "success", "r2": pending})
-    assert quality_gate_passed(ti, triggered_by("r1", "r2")) is False
-    assert f"r2 ({pending or 'not started'})" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("state", ["failed", "upstream_failed", "skipped", "removed"])
-def test_a_gate_that_will_never_succeed_fails_the_wait(state):
-    ti = StandInTI({"r1": "success", "r2": state})
-    with pytest.raises(
-        AirflowFailException, match=f"final_project run r2 did not pass its data-quality checks .*{state}"
-    ):
-        quality_gate_passed(ti, triggered_by("r1", "r2"))
+    mapper = RollupMapper(upstream_mapper=StartOfDayMapper(), window=DayWindow(), wait_policy=WaitForAll())
+    hours = Window.from_partition("2018-11-15").hour_keys()
+    assert {mapper.to_downstream(k) for k in hours} == {"2018-11-15"}
+    assert set(mapper.to_upstream("2018-11-15")) == set(hours)
+    days = Window.from_partition("2018-11").hour_keys()
+    assert len(days) == 720 and len({mapper.to_downstream(k) for k in days}) == 30

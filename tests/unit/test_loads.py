@@ -3,23 +3,24 @@ reports, without a database: the SQL hook's execution is replaced by fixed row c
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 
-from include.sparkify import config
 from include.sparkify.loads import (
-    STAGED_FROM,
     STATEMENT_ROLES,
     TABLES,
+    AuditWriteOperator,
     LoadMode,
+    audit_statements,
     load_statements,
     load_table,
     quote,
     rows_affected,
+    sql_now,
+    sql_string,
 )
 
 # The star schema's keys and modes as the README's load table states them.
@@ -109,49 +110,44 @@ def test_rows_affected_is_the_rows_of_a_query_or_the_count_of_a_dml():
     assert rows_affected(query) == [(1,), (2,)]
 
 
-# ---------------------------------------------------------------- the operator's report
-class StandInTI:
-    def __init__(self, results: dict):
-        self.results = results
-        self.pulled: list = []
-
-    def xcom_pull(self, task_ids):
-        self.pulled.append(task_ids)
-        return [self.results.get(t) for t in task_ids]
-
-
-def run_load(monkeypatch, table: str, counts: list, staged: dict, dag_run=None):
-    monkeypatch.setattr(SQLExecuteQueryOperator, "execute", lambda self, context: counts)
-    operator = load_table(f"Load_{table}", table)
-    ti = StandInTI(staged)
-    events = defaultdict(lambda: SimpleNamespace(extra={}))
-    result = operator.execute({"ti": ti, "dag_run": dag_run, "outlet_events": events})
-    return operator, ti, events, result
+# ---------------------------------------------------------------- the write of write-audit-publish
+def test_a_load_writes_the_runs_rows_to_the_audit_table_replacing_an_earlier_try():
+    assert audit_statements("songplays") == [
+        'LOCK TABLE "audit_songplays"',
+        "CREATE TEMP TABLE \"incoming_songplays\" AS\n{% include 'load/songplays.sql' %}",
+        'DELETE FROM "audit_songplays" WHERE run_id = {{ sql_string(run_id) }}',
+        'INSERT INTO "audit_songplays" SELECT {{ sql_string(run_id) }}, i.* FROM "incoming_songplays" AS i',
+        'DROP TABLE "incoming_songplays"',
+    ]
+    # nothing of it names a published table
+    for table in TABLES:
+        assert not any(f'"{table}"' in s for s in audit_statements(table))
 
 
-def test_a_load_reports_its_counts_interval_and_sources_on_its_asset_event(monkeypatch):
-    staged = {
-        "Stage_events": {"table": "staging_events", "objects": 1, "rows": 9, "sources": ["s3://b/log_data/a.json"]},
-        "Stage_songs": {"table": "staging_songs", "objects": 2, "rows": 2, "sources": ["s3://b/song_data/x.json"]},
-    }
-    dag_run = SimpleNamespace(
-        data_interval_start=datetime(2018, 11, 1, 13, tzinfo=UTC),
-        data_interval_end=datetime(2018, 11, 1, 14, tzinfo=UTC),
-    )
-    # UPSERT: lock, temp table (-1: no count), delete 3, insert 5, drop.
-    operator, ti, events, result = run_load(monkeypatch, "songplays", [None, -1, 3, 5, None], staged, dag_run)
-    assert ti.pulled == [["Stage_events", "Stage_songs"]]  # the seed's staging task ids
-    assert (result["rows_deleted"], result["rows_inserted"]) == (3, 5)
-    assert result["load"] == "interval" and result["data_interval_start"] == "2018-11-01T13:00:00+00:00"
-    assert result["sources"] == ["s3://b/log_data/a.json", "s3://b/song_data/x.json"]
-    assert events[config.table_asset("songplays")].extra == result
-    assert operator.outlets == [config.table_asset("songplays")]
+def test_a_run_id_becomes_a_sql_literal_or_is_refused():
+    for run_id in (
+        "scheduled__2018-11-01T13:00:00+00:00",
+        "backfill__2018-11-01T13:00:00+00:00",
+        "manual__2026-11-29T05:45:25.123456+00:00",
+        "asset_triggered__2026-11-29T05:45:25.123456+00:00",
+    ):
+        assert sql_string(run_id) == f"CAST('{run_id}' AS VARCHAR(250))"
+    for hostile in ("it's", "a\\b", "", "x" * 251, "tab\there", None):
+        with pytest.raises(ValueError, match="cannot name audit rows"):
+            sql_string(hostile)
 
 
-def test_a_full_truncate_insert_of_songs_reads_only_the_song_staging(monkeypatch):
-    staged = {"Stage_songs": {"table": "staging_songs", "objects": 4, "rows": 4, "sources": ["k"]}}
-    _, ti, _, result = run_load(monkeypatch, "songs", [None, 10, 12], staged)
-    assert STAGED_FROM["songs"] == ("staging_songs",)
-    assert ti.pulled == [["Stage_songs"]]
-    assert (result["rows_deleted"], result["rows_inserted"], result["load"]) == (10, 12, "full")
-    assert result["staged"] == {"staging_songs": {"objects": 4, "rows": 4, "rejected": None, "skipped_unchanged": None}}
+def test_sql_now_is_a_utc_timestamp_literal():
+    before = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+    literal = sql_now()
+    moment = datetime.strptime(literal, "TIMESTAMP '%Y-%m-%d %H:%M:%S'")
+    assert before <= moment <= datetime.now(UTC).replace(tzinfo=None)
+
+
+def test_the_write_reports_the_rows_written_and_emits_no_asset(monkeypatch):
+    # lock, temp table (-1: no count), 2 rows of an earlier try deleted, 5 written, drop.
+    monkeypatch.setattr(SQLExecuteQueryOperator, "execute", lambda self, context: [None, -1, 2, 5, None])
+    operator = load_table("Load_songplays_fact_table", "songplays")
+    assert isinstance(operator, AuditWriteOperator) and operator.outlets == []
+    assert operator.sql == audit_statements("songplays") and operator.autocommit is False
+    assert operator.execute({}) == {"table": "songplays", "audit_table": "audit_songplays", "replaced": 2, "written": 5}

@@ -32,6 +32,9 @@ HISTORY = [
     "0003_monitoring_tables.sql",
     "0004_staging_manifest_checked_at.sql",
     "0005_staging_rejects_raw_digest.sql",
+    "0006_write_audit_publish.sql",
+    "0007_staging_drift.sql",
+    "0008_monthly_listening.sql",
 ]
 
 # Statements Redshift refuses inside a transaction block (BEGIN ... END), from the AWS

@@ -186,8 +186,8 @@ def test_the_asset_event_of_an_hourly_load():
         "data_interval_end": "2018-11-01T14:00:00+00:00",
         "sources": ["a", "b"],
         "staged": {
-            "staging_events": {"objects": 1, "rows": 40, "rejected": 2, "skipped_unchanged": False},
-            "staging_songs": {"objects": 0, "rows": 0, "rejected": None, "skipped_unchanged": True},
+            "staging_events": {"objects": 1, "rows": 40, "rejected": 2, "skipped_unchanged": False, "drift": None},
+            "staging_songs": {"objects": 0, "rows": 0, "rejected": None, "skipped_unchanged": True, "drift": None},
         },
     }
 

@@ -13,10 +13,12 @@ from include.sparkify.quality import (
     ColumnCheck,
     RelationalCheck,
     TableCheck,
+    after_publish,
     column_mapping,
     keys_valid,
     not_empty,
     quality_checks,
+    required_staged,
 )
 
 NO_NULLS_NO_DUPLICATES = {"null_check": {"equal_to": 0}, "unique_check": {"equal_to": 0}}
@@ -35,6 +37,7 @@ def test_column_mapping_checks_the_key_and_the_columns_that_must_be_set():
         **dict.fromkeys(("hour", "day", "week", "month", "year", "weekday"), NO_NULLS),
     }
     assert column_mapping("artists") == {"artist_id": NO_NULLS_NO_DUPLICATES}
+    assert column_mapping("users") == {"user_id": NO_NULLS_NO_DUPLICATES, "last_seen_at": NO_NULLS}
 
 
 def test_every_relational_check_has_its_sql_file():
@@ -50,9 +53,41 @@ def test_the_operators_check_the_quoted_table_on_the_warehouse_connection():
     assert empty.checks == {"row_count_check": {"check_statement": "COUNT(*) > 0"}}
     keys = keys_valid("users", column_mapping("users"), task_id="k")
     assert isinstance(keys, ColumnCheck) and keys.task_id == "k" and keys.table == '"users"'
+    assert keys.partition_clause is None
 
 
-def test_the_group_runs_per_table_checks_then_the_relational_ones():
+def test_the_audit_checks_read_the_runs_rows_and_record_the_published_table():
+    keys = keys_valid("songplays", column_mapping("songplays"), audit=True)
+    assert keys.table == '"audit_songplays"' and keys.checked_table == "songplays"
+    assert keys.partition_clause == "run_id = {{ sql_string(run_id) }}"
+    assert 'FROM "audit_songplays" WHERE run_id = {{ sql_string(run_id) }}' in keys.sql
+
+
+def test_not_empty_after_publishing_counts_the_published_rows_too_unless_the_table_is_rebuilt():
+    run_rows = 'SELECT "{key}" FROM "audit_{table}" WHERE run_id = {{{{ sql_string(run_id) }}}}'
+    # upserted: what is published stays, so the run may bring no row (a quiet hour)
+    assert after_publish("users") == (
+        "("
+        + run_rows.format(key="user_id", table="users")
+        + ' UNION ALL SELECT "user_id" FROM "users") AS after_publish'
+    )
+    # truncate-insert: publishing replaces the table with the run's rows
+    assert after_publish("songs") == "(" + run_rows.format(key="song_id", table="songs") + ") AS after_publish"
+
+
+def test_staged_columns_the_star_schema_needs_are_checked_in_the_runs_window():
+    events = required_staged("staging_events")
+    assert events.table == '"staging_events"' and events.checked_table == "staging_events"
+    assert "run_window(dag_run).start_ms" in events.partition_clause
+    # song, artist and length only on NextSong events (other pages carry none)
+    assert events.column_mapping["song"] == {"null_check": {"equal_to": 0, "partition_clause": "page = 'NextSong'"}}
+    assert events.column_mapping["page"] == {"null_check": {"equal_to": 0}}
+    songs = required_staged("staging_songs")
+    assert songs.partition_clause is None
+    assert set(songs.column_mapping) == {"song_id", "title", "artist_id", "artist_name", "duration"}
+
+
+def test_the_group_runs_per_table_and_staged_column_checks_then_the_relational_ones():
     with DAG("quality_probe", schedule=None) as dag:
         group = quality_checks("Checks")
     assert group.group_id == "Checks"
@@ -60,19 +95,23 @@ def test_the_group_runs_per_table_checks_then_the_relational_ones():
     for table in STAR:
         assert up[f"Checks.{table}_not_empty"] == set()
         assert up[f"Checks.{table}_keys"] == {f"Checks.{table}_not_empty"}
-    last_per_table = {f"Checks.{table}_keys" for table in STAR}
+        assert dag.get_task(f"Checks.{table}_keys").table == f'"audit_{table}"'
+    staged = {"Checks.staging_events_required_columns", "Checks.staging_songs_required_columns"}
+    assert all(up[t] == set() for t in staged)
+    first = {f"Checks.{table}_keys" for table in STAR} | staged
     for name, table in RELATIONAL_CHECKS.items():
         task = dag.get_task(f"Checks.{name}")
         assert isinstance(task, RelationalCheck) and task.checked_table == table
         assert task.sql == f"checks/{name}.sql"
-        assert up[f"Checks.{name}"] == last_per_table
-    assert len(dag.tasks) == 2 * len(STAR) + len(RELATIONAL_CHECKS)
+        assert up[f"Checks.{name}"] == first
+        assert task.params["volume_min_ratio"] == config.VOLUME_MIN_RATIO  # a run's conf may override it
+    assert len(dag.tasks) == 2 * len(STAR) + len(staged) + len(RELATIONAL_CHECKS)
 
 
 def test_a_failing_column_check_names_its_table():
-    check = keys_valid("songs", column_mapping("songs"))
+    check = keys_valid("songs", column_mapping("songs"), audit=True)
     check.retry_on_failure = True
-    with pytest.raises(AirflowException, match=r'^Table "songs": Test failed: 2 duplicate song_id$'):
+    with pytest.raises(AirflowException, match=r"^Table songs: Test failed: 2 duplicate song_id$"):
         check._raise_exception("Test failed: 2 duplicate song_id")
 
 

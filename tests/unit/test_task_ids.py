@@ -14,7 +14,7 @@ from include.sparkify.loads import STAGED_FROM, TABLES
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILES = sorted((REPO / "dags").glob("*.py"))
 # The library's task factories, whose first argument is the task (or group) id.
-TASK_FACTORIES = ("load_table", "build_table", "quality_checks")
+TASK_FACTORIES = ("load_table", "build_rollup", "quality_checks", "publish")
 
 
 def test_the_original_task_names():
@@ -42,8 +42,12 @@ def test_every_table_has_a_load_task_and_every_staging_table_a_staging_task():
     assert task_ids.STAGING_TASKS == {"staging_events": "Stage_events", "staging_songs": "Stage_songs"}
 
 
-def test_the_quality_gate_is_final_project_s_last_task():
-    assert task_ids.QUALITY_GATE == ("final_project", "Stop_execution")
+def test_the_new_tasks_and_dags():
+    assert task_ids.PUBLISH == "Publish"
+    assert (task_ids.MONTHLY_DAG, task_ids.BUILD_MONTHLY_LISTENING) == (
+        "sparkify_monthly_listening",
+        "Build_monthly_listening",
+    )
 
 
 def test_the_module_imports_nothing():

@@ -63,3 +63,32 @@ def test_milliseconds_survive_in_sql():
     w = Window(utc(2018, 11, 15, 13, 0, 0, 796000), utc(2018, 11, 15, 14))
     assert w.start_ms % 1000 == 796
     assert w.start_sql == "TIMESTAMP '2018-11-15 13:00:00.796000'"
+
+
+@pytest.mark.parametrize(
+    ("key", "start", "end"),
+    [
+        ("2018-11-01T13:00:00", utc(2018, 11, 1, 13), utc(2018, 11, 1, 14)),
+        ("2018-11-30", utc(2018, 11, 30), utc(2018, 12, 1)),
+        ("2018-11", utc(2018, 11, 1), utc(2018, 12, 1)),
+        ("2018-12", utc(2018, 12, 1), utc(2019, 1, 1)),
+    ],
+)
+def test_a_partition_key_is_its_hour_day_or_month(key, start, end):
+    w = Window.from_partition(key)
+    assert (w.start, w.end) == (start, end)
+    assert Window.for_rollup(SimpleNamespace(partition_key=key)) == w
+
+
+def test_no_partition_key_is_every_day_and_a_bad_one_is_refused():
+    assert Window.from_partition(None).full and Window.for_rollup(SimpleNamespace(partition_key=None)).full
+    assert Window.for_rollup(SimpleNamespace()).full  # a run of an Airflow without partitions
+    for bad in ("2018-11-01T13:00:00+00:00", "2018-11-01 13:00", "yesterday"):
+        with pytest.raises(ValueError, match="not an hour, day or month partition key"):
+            Window.from_partition(bad)
+
+
+def test_hour_keys_are_every_hour_of_a_window_in_the_mappers_format():
+    keys = Window(utc(2018, 11, 30, 22), utc(2018, 12, 1, 1)).hour_keys()
+    assert keys == ["2018-11-30T22:00:00", "2018-11-30T23:00:00", "2018-12-01T00:00:00"]
+    assert len(Window.from_partition("2018-11-15").hour_keys()) == 24

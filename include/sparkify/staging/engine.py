@@ -97,15 +97,27 @@ class Engine:
                 prefix=partition.is_prefix,
             )
         self.execute("clear_rejects")
+        self.execute("drift_clear")
 
     def empty(self) -> None:
         self.query(f"DELETE FROM {self.run.table}")
 
     def record(self, print_: str, result: StageResult) -> None:
+        self.record_drift(result.drift)
         self.execute(
             "manifest_record",
             {"fingerprint": print_, "objects": result.objects, "bytes": result.bytes, "rows_staged": result.rows},
         )
+
+    def record_drift(self, drift: dict) -> None:
+        """Write the load's schema drift (drift.py's summary) to staging_drift."""
+        keys = list(drift.get("keys", {}).items())
+        if not keys:
+            return
+        params: dict = {"records_read": int(drift["records"])}
+        for i, (key, found) in enumerate(keys):
+            params |= {f"key_{i}": key[:256], f"kind_{i}": found["kind"], f"records_{i}": int(found["records"])}
+        self.execute("drift_record", params, rows=len(keys))
 
     def insert_rejects(self, rejects: str, params: dict | None = None) -> None:
         """Write the rows of the relation ``rejects`` (source_key, line_number, reason,

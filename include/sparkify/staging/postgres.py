@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from include.sparkify import config
+from include.sparkify.staging.drift import DriftCounter
 from include.sparkify.staging.engine import Engine
 from include.sparkify.staging.lines import BOM, array_file, split_lines
 from include.sparkify.staging.objects import S3Object, read_jsonpaths
@@ -75,7 +76,10 @@ class PostgresEngine(Engine):
                     f"{len(columns)} columns: COPY maps them one to one, in order"
                 )
         fields = [p[0] if len(p) == 1 else None for p in paths] if paths else [name for name, _ in columns]
-        mapper = compile_mapper(columns, fields, [python for _, python, _ in RULES[source.table]])
+        drift = DriftCounter(fields) if None not in fields else None  # a nested jsonpath: no drift count
+        mapper = compile_mapper(
+            columns, fields, [python for _, python, _ in RULES[source.table]], drift.observe if drift else None
+        )
         targets = [name for name, _ in columns] + (["source_key"] if source.keyed else [])
         binary_copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
             sql.Identifier(source.table), sql.SQL(", ").join(map(sql.Identifier, targets))
@@ -113,6 +117,8 @@ class PostgresEngine(Engine):
                 suspects.seek(0)
                 result.rows += self._load_suspects(objects, columns, paths, suspects)
         result.rejected = result.records - result.rows
+        if drift is not None and mapper is not None:
+            result.drift = drift.summary(result.records)
 
     def _load_suspects(
         self, objects: list[S3Object], columns: list[tuple[str, str]], paths: list[list[str]] | None, spool

@@ -10,8 +10,9 @@ import re
 import time
 
 from include.sparkify import config
+from include.sparkify.staging.drift import from_key_counts as drift_summary
 from include.sparkify.staging.engine import Engine
-from include.sparkify.staging.objects import S3Object
+from include.sparkify.staging.objects import S3Object, read_jsonpaths
 from include.sparkify.staging.sources import RULES, SOURCES, StageResult, StagingError
 from include.sparkify.staging.statements import column, render
 
@@ -23,6 +24,7 @@ MAXERROR = 100000
 ACCOUNTING_ATTEMPTS = 5
 ACCOUNTING_WAIT_SECONDS = 2.0
 REJECT_BATCH = 500  # refused lines written to staging_rejects per statement
+RAW_RECORDS = "raw_records"  # a load's records whole, for counting schema drift (drift.py)
 
 
 def _quote(value: str) -> str:
@@ -36,10 +38,15 @@ def copy_statement(
     credentials: str,
     region: str,
     columns: list[str] | None = None,
+    whole_records: bool = False,
 ) -> str:
-    """The COPY Redshift runs for one manifest (credentials as given: pass a redacted clause to log it)."""
-    json_option = f"'{_quote(jsonpaths_uri)}'" if jsonpaths_uri else "'auto'"
-    if table.removeprefix("incoming_") not in SOURCES:  # a staging table, or its incoming_ copy
+    """The COPY Redshift runs for one manifest (credentials as given: pass a redacted clause to
+    log it). ``whole_records``: each record whole into the one SUPER column of RAW_RECORDS
+    (``JSON 'noshred'``: https://docs.aws.amazon.com/redshift/latest/dg/ingest-super.html)."""
+    json_option = "'noshred'" if whole_records else f"'{_quote(jsonpaths_uri)}'" if jsonpaths_uri else "'auto'"
+    if whole_records != (table == RAW_RECORDS) or (
+        not whole_records and table.removeprefix("incoming_") not in SOURCES  # a staging table, or its copy
+    ):
         raise StagingError(f"unknown staging table {table!r}")
     column_list = f" ({', '.join(column(c) for c in columns)})" if columns else ""
     return (
@@ -139,11 +146,34 @@ class RedshiftEngine(Engine):
             )
         if per_object:
             self.query(f"DROP TABLE {target}")
+        if objects:
+            result.drift = self.count_drift(objects, len(batches))
         result.rows -= self.apply_rules()
         result.objects = len(objects)
         result.bytes = sum(o.size for o in objects)
         result.rejected = self.rejected()
         result.records = result.rows + result.rejected
+
+    def count_drift(self, objects: list[S3Object], number: int) -> dict:
+        """Schema drift of the load (drift.py): its records loaded whole into a SUPER column
+        by a second COPY of the same objects, and the records carrying each key counted. A
+        line the first COPY refused is refused here too and counts in neither."""
+        run, source = self.run, self.run.source
+        clause, logged_clause = self.credentials()
+        manifest = self.write_manifest(objects, number)
+        self.query(f"CREATE TEMP TABLE {RAW_RECORDS} (doc SUPER)")
+        log.info(
+            "Running: %s", copy_statement(RAW_RECORDS, manifest, None, logged_clause, config.S3_REGION, None, True)
+        )
+        self.query(copy_statement(RAW_RECORDS, manifest, None, clause, config.S3_REGION, None, True))
+        records = int(self.query("SELECT PG_LAST_COPY_COUNT()")[0][0])
+        present = {key: int(n) for key, n in self.execute("redshift/drift_keys")}
+        self.query(f"DROP TABLE {RAW_RECORDS}")
+        if source.jsonpaths_key:
+            mapped = [path[0] for path in read_jsonpaths(self.s3, run.bucket, source.jsonpaths_key)]
+        else:  # JSON 'auto': keys match the column names
+            mapped = [c for c in self.columns() if c != "source_key"]
+        return drift_summary(records, present, mapped, fold_case=True)
 
     def account_for_refused_lines(self, manifest: str, copied: int) -> int:
         """Copy the lines the last COPY refused into staging_rejects, and prove none is lost:

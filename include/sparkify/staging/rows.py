@@ -70,12 +70,18 @@ class RowMapper:
         return self._fn(line)
 
 
-def compile_mapper(columns: list[tuple[str, str]], fields: list[str | None], rules: list[str]) -> RowMapper | None:
+def compile_mapper(
+    columns: list[tuple[str, str]],
+    fields: list[str | None],
+    rules: list[str],
+    drift: Callable[[dict], None] | None = None,
+) -> RowMapper | None:
     """A mapper for a staging table, or None when some column cannot take the fast path.
 
     ``columns``: (name, PostgreSQL type) in COPY order; ``fields``: the JSON key each column
     takes (None: not a top-level key, e.g. a nested jsonpath); ``rules``: Python conditions
-    over the column names that reject a row when true (see sources.RULES).
+    over the column names that reject a row when true (see sources.RULES); ``drift``: called
+    with every JSON object whose keys are not exactly ``fields`` (schema drift, drift.py).
     """
     import orjson
 
@@ -97,6 +103,7 @@ def compile_mapper(columns: list[tuple[str, str]], fields: list[str | None], rul
         "        return None",
         "    if type(o) is not dict:",
         "        return None",
+        *(["    if o.keys() != mapped_keys:", "        drift(o)"] if drift is not None else []),
         "    get = o.get",
         *(f"    {name} = get({field!r})" for name, field in zip(names, fields)),
         "    if not (" + "\n            and ".join(checks) + "):",
@@ -106,6 +113,12 @@ def compile_mapper(columns: list[tuple[str, str]], fields: list[str | None], rul
         lines += ["    if (" + ") or (".join(rules) + "):", "        return None"]
     lines.append(f"    return [{', '.join(names)}]")
     source = "\n".join(lines)
-    namespace = {"loads": orjson.loads, "JSONDecodeError": orjson.JSONDecodeError, "re": re}
+    namespace = {
+        "loads": orjson.loads,
+        "JSONDecodeError": orjson.JSONDecodeError,
+        "re": re,
+        "drift": drift,
+        "mapped_keys": frozenset(fields),
+    }
     exec(compile(source, "<staging row mapper>", "exec"), namespace)  # noqa: S102 - code built above
     return RowMapper(copy_types, source, namespace["mapper"])

@@ -126,6 +126,7 @@ class StageResult:
     missing_keys: list[str] = field(default_factory=list)
     ignored_keys: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)  # the objects read (summarised past MAX_LISTED_SOURCES)
+    drift: dict = field(default_factory=dict)  # schema drift of the records read (drift.py's summary)
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -1,8 +1,10 @@
--- One row per UTC day of songplays: plays, distinct listeners, paid and free plays (the
+-- One row per UTC day of songplays, for the day of the run's partition (every day without
+-- one): plays, distinct listeners, paid and free plays (the
 -- level at play time) and the paid share, how many of the day's listeners are paid users
 -- now (users), and the day's most played song and artist (ties: smallest id). Plays that
 -- matched no catalog song count in the totals but not for the top song or artist.
 -- Columns in the order of the daily_listening table.
+{%- set w = rollup_window(dag_run) %}
 WITH plays AS (
     SELECT
         sp.user_id,
@@ -11,6 +13,9 @@ WITH plays AS (
         sp.artist_id,
         CAST(sp.start_time AS DATE) AS play_date
     FROM songplays AS sp
+    WHERE
+        sp.start_time >= {{ w.start_sql }}
+        AND sp.start_time < {{ w.end_sql }}
 ),
 
 days AS (

@@ -1,5 +1,5 @@
--- Each distinct start_time of the run's songplays, broken into calendar units.
-{%- set w = run_window(dag_run) %}
+-- Each distinct start_time of the run's songplays (their audit rows: the run's own
+-- songplays, not yet published), broken into calendar units.
 SELECT DISTINCT
     start_time,
     CAST(EXTRACT(HOUR FROM start_time) AS INTEGER) AS hour,
@@ -8,7 +8,5 @@ SELECT DISTINCT
     CAST(EXTRACT(MONTH FROM start_time) AS INTEGER) AS month,
     CAST(EXTRACT(YEAR FROM start_time) AS INTEGER) AS year,
     CAST(EXTRACT(DOW FROM start_time) AS INTEGER) AS weekday
-FROM songplays
-WHERE
-    start_time >= {{ w.start_sql }}
-    AND start_time < {{ w.end_sql }}
+FROM audit_songplays
+WHERE run_id = {{ sql_string(run_id) }}

@@ -44,10 +44,14 @@ def test_clear_of_an_hourly_run_removes_its_day_files_then_its_rejects():
     base = {"table": "staging_events", "run_id": "run-1", "prefix_tag": f"{EVENTS.prefix}/"}
     nov30_key = f"{EVENTS.prefix}/2018/11/2018-11-30-events.json"
     dec1_key = f"{EVENTS.prefix}/2018/12/2018-12-01-events.json"
-    assert first_words(conn) == ["DELETE FROM staging_events"] * 2 + ["DELETE FROM staging_rejects"]
+    assert first_words(conn) == ["DELETE FROM staging_events"] * 2 + [
+        "DELETE FROM staging_rejects",
+        "DELETE FROM staging_drift",  # the run's own rejects and drift counts, of an earlier try
+    ]
     assert [params for _, params in conn.calls] == [
         {**base, "key": nov30_key, "key_length": len(nov30_key), "start_ms": nov30, "end_ms": nov30 + DAY_MS},
         {**base, "key": dec1_key, "key_length": len(dec1_key), "start_ms": dec1, "end_ms": dec1 + DAY_MS},
+        {"table": "staging_events", "run_id": "run-1"},
         {"table": "staging_events", "run_id": "run-1"},
     ]
     # a day file is one exact key; its rows, and the full load's rows of its day, go
@@ -66,7 +70,7 @@ def test_clear_of_an_hour_partition_removes_every_key_under_it(monkeypatch):
     window = Window(datetime(2018, 11, 30, 13, tzinfo=UTC), datetime(2018, 11, 30, 14, tzinfo=UTC))
     eng, conn = engine(hourly, window)
     eng.clear()
-    (sql, params), _rejects = conn.calls
+    (sql, params), _rejects, _drift = conn.calls
     assert "LEFT(source_key, %(key_length)s) = %(key)s" in sql
     start = epoch_ms(datetime(2018, 11, 30, 13, tzinfo=UTC))
     assert params["key"] == "log_data/2018/11/30/13/" and params["key_length"] == len("log_data/2018/11/30/13/")
@@ -78,7 +82,7 @@ def test_clear_of_a_full_load_empties_the_table(source, window):
     eng, conn = engine(source, window)
     eng.clear()
     assert conn.calls[0] == (f"DELETE FROM {source.table}", None)
-    assert first_words(conn)[1:] == ["DELETE FROM staging_rejects"]
+    assert first_words(conn)[1:] == ["DELETE FROM staging_rejects", "DELETE FROM staging_drift"]
 
 
 def test_manifest_gives_minutes_since_the_check():

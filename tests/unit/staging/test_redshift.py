@@ -133,12 +133,27 @@ def test_an_hourly_load_copies_each_day_file_through_a_manifest_and_an_incoming_
             ("FROM sys_load_error_detail", [("s3://bucket/k", 3, "Invalid digit (column ts)")]),
             ("SELECT COUNT(*) FROM staging_events WHERE", [(0,)]),
             ("COUNT(*) AS rejected", [(1,)]),
+            ("FROM raw_records AS r, UNPIVOT", [("artist", 5), ("TS", 4), ("mood", 2)]),
         ],
         rowcounts=[("key_0", 1)],
     )
+    eng.s3.objects[EVENTS.jsonpaths_key] = b'{"jsonpaths": ["$.artist", "$.ts"]}'
     result = StageResult("staging_events", "redshift")
     eng.load([S3Object(key, 10, "e")], result)
     assert (result.objects, result.bytes, result.rows, result.rejected, result.records) == (1, 10, 5, 1, 6)
+    # schema drift: the records whole into a SUPER column through a manifest of their own, and
+    # their keys against the jsonpaths' (any case: a SUPER may report them lowercased)
+    whole = next(sql for sql, _ in conn.calls if sql.startswith("COPY raw_records"))
+    assert whole == (
+        "COPY raw_records FROM 's3://bucket/_sparkify/copy-manifests/staging_events/run-1/00001.manifest' "
+        f"IAM_ROLE '{ROLE}' FORMAT AS JSON 'noshred' REGION 'us-west-2' "
+        "MANIFEST MAXERROR 100000 COMPUPDATE OFF STATUPDATE OFF"
+    )
+    assert result.drift == {
+        "records": 5,
+        "keys": {"mood": {"kind": "unknown", "records": 2}, "ts": {"kind": "missing", "records": 1}},
+        "warn": True,
+    }
     sqls = [sql for sql, _ in conn.calls]
     manifest_key = "_sparkify/copy-manifests/staging_events/run-1/00000.manifest"
     assert json.loads(eng.s3.objects[manifest_key]) == {"entries": [{"url": f"s3://bucket/{key}", "mandatory": True}]}

@@ -93,3 +93,14 @@ def test_the_staging_events_rules_in_python():
         b'{"page": "NextSong", "userid": "42", "ts": 1, "iteminsession": 0}',
     ):
         assert mapper(broken) is None, broken
+
+
+def test_a_record_whose_keys_differ_from_the_mapped_ones_is_reported_as_drift_mapped_or_not():
+    seen: list[dict] = []
+    mapper = compile_mapper(COLUMNS, FIELDS, ["n == 13"], drift=seen.append)
+    exact = b'{"name": "a", "userId": "7", "small": 1, "n": 2, "big": 3, "x": 1.5}'
+    assert mapper(exact) == ["a", "7", 1, 2, 3, 1.5] and seen == []  # the mapped keys exactly: no drift
+    assert mapper(b'{"name": "a", "userId": "7", "small": 1, "n": 2, "big": 3, "x": 1.5, "mood": "up"}')
+    assert mapper(b'{"name": "a", "n": 13}') is None  # a rejected record's keys count too
+    assert mapper(b"[1, 2]") is None and mapper(b"not json") is None  # no object: no keys to compare
+    assert [sorted(r) for r in seen] == [sorted([*FIELDS, "mood"]), ["n", "name"]]

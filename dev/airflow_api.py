@@ -60,6 +60,16 @@ class AirflowAPI:
         return self._request("PATCH", path, body)
 
     # ------------------------------------------------------------------ helpers
+    def asset_events(self, **query) -> list[dict]:
+        """Every asset event matching ``query``, page by page (a full load emits one event per
+        table per hour it covers: more than one page)."""
+        events: list[dict] = []
+        while True:
+            page = self.get("/api/v2/assets/events", **query, limit=100, offset=len(events))
+            events += page["asset_events"]
+            if not page["asset_events"] or len(events) >= page["total_entries"]:
+                return events
+
     def wait_for_dag(self, dag_id: str, timeout: float = 180) -> dict:
         deadline = time.monotonic() + timeout
         while True:

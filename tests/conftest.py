@@ -334,8 +334,12 @@ def parallel_backfill(scheduler_stack, scheduler_api, asset_triggered_run, full_
         assert not dead, f"Airflow's {', '.join(dead)} stopped: see {stack.log_dir}/airflow-*.log"
         if not api.backfill(backfill["id"])["completed_at"]:
             return None
-        runs = [r for r in api.runs("final_project") if r["run_type"] == "backfill"]
+        runs = [r for r in api.runs("final_project") if r["run_type"] == "backfill" and in_window(r)]
         return runs if runs and all(r["state"] in ("success", "failed") for r in runs) else None
+
+    def in_window(run: dict) -> bool:  # other tests backfill other hours
+        logical = datetime.fromisoformat(run["logical_date"].replace("Z", "+00:00"))
+        return start <= logical < end
 
     from dev.stack import wait_for
 

@@ -39,9 +39,10 @@ def test_asset_events_carry_rows_interval_and_sources(api, asset_triggered_run, 
     data, events, songs, plays = source
     stack, _ = scheduler_stack
     run_id = asset_triggered_run["dag_run_id"]
-    reply = api.get("/api/v2/assets/events", source_dag_id="final_project", source_run_id=run_id, limit=100)
-    by_table = {e["extra"]["table"]: e for e in reply["asset_events"]}
+    events = api.asset_events(source_dag_id="final_project", source_run_id=run_id)
+    by_table = {e["extra"]["table"]: e for e in events}  # one event per hour: the same extra
     assert set(by_table) == set(TABLES)
+    assert all(e["extra"] == by_table[e["extra"]["table"]]["extra"] for e in events)
 
     # A full load into empty tables: nothing deleted, every expected row inserted.
     expected_rows = {

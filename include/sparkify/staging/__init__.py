@@ -121,6 +121,7 @@ def _stage(run: StagingRun, engine: Engine, s3_client) -> StageResult:
     engine.load(objects, result)
     engine.record(print_, result)
     engine.commit()
+    engine.after_commit(objects, result)
     log.info(
         "%s: staged %d rows from %d objects (%d bytes); %d of %d records rejected.",
         source.table,

@@ -60,22 +60,13 @@ def summary(records: int, unknown: dict[str, int], missing: dict[str, int]) -> d
     }
 
 
-def from_key_counts(records: int, present: dict[str, int], mapped: Iterable[str], fold_case: bool = False) -> dict:
-    """The drift of a load from how many records carry each key (Redshift's UNPIVOT).
-    ``fold_case``: a key matches a mapped key whatever its case (Redshift may report SUPER
-    attribute names lowercased: a case-only rename upstream then goes unreported, rather
-    than every camelCase key being reported on every load)."""
+def from_key_counts(records: int, present: dict[str, int], mapped: Iterable[str]) -> dict:
+    """The drift of a load from how many records carry each key (Redshift's UNPIVOT, which
+    reports a SUPER's keys as stored, case included; jsonpaths and JSON 'auto' match keys
+    case-sensitively too)."""
     mapped = list(mapped)
-    fold = (lambda k: k.lower()) if fold_case else (lambda k: k)
-    by_name = {fold(k): k for k in mapped}
-    carried: Counter[str] = Counter()
-    unknown: Counter[str] = Counter()
-    for key, n in present.items():
-        if fold(key) in by_name:
-            carried[by_name[fold(key)]] += n
-        else:
-            unknown[key] += n
-    return summary(records, unknown, {k: records - carried[k] for k in mapped})
+    unknown = {k: n for k, n in present.items() if k not in set(mapped)}
+    return summary(records, unknown, {k: records - present.get(k, 0) for k in mapped})
 
 
 def describe(table: str, drift: dict) -> str:

@@ -52,6 +52,9 @@ class Engine:
     def commit(self) -> None:
         self.conn.commit()
 
+    def after_commit(self, objects: list, result: StageResult) -> None:
+        """Work on a committed load that may fail without undoing it (Redshift's drift count)."""
+
     def query(self, sql: str, params: dict | None = None) -> list[tuple]:
         cur = self.conn.cursor()
         try:

@@ -146,18 +146,33 @@ class RedshiftEngine(Engine):
             )
         if per_object:
             self.query(f"DROP TABLE {target}")
-        if objects:
-            result.drift = self.count_drift(objects, len(batches))
+        self.drift_manifest_number = len(batches)  # count_drift's manifest, after the load's
         result.rows -= self.apply_rules()
         result.objects = len(objects)
         result.bytes = sum(o.size for o in objects)
         result.rejected = self.rejected()
         result.records = result.rows + result.rejected
 
+    def after_commit(self, objects: list[S3Object], result: StageResult) -> None:
+        """Count the load's schema drift (drift.py) in a transaction of its own, once the load
+        committed: the count is a warning, so its failure (an object gone since, S3 refusing)
+        is logged and never undoes the staging (Redshift has no savepoints)."""
+        if not objects:
+            return
+        try:
+            result.drift = self.count_drift(objects, self.drift_manifest_number)
+            self.record_drift(result.drift)
+            self.commit()
+        except Exception as exc:  # noqa: BLE001 - any failure: the staging stands, the count is lost
+            self.conn.rollback()
+            result.drift = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+            log.warning("%s: schema drift not counted: %s", self.run.table, result.drift["error"])
+
     def count_drift(self, objects: list[S3Object], number: int) -> dict:
-        """Schema drift of the load (drift.py): its records loaded whole into a SUPER column
-        by a second COPY of the same objects, and the records carrying each key counted. A
-        line the first COPY refused is refused here too and counts in neither."""
+        """Schema drift of the load: its records loaded whole into a SUPER column by a second
+        COPY of the same objects, and the records carrying each key counted. That COPY
+        refuses only what is not JSON (a value of the wrong type is a record here), so its
+        count can exceed the rows the load staged."""
         run, source = self.run, self.run.source
         clause, logged_clause = self.credentials()
         manifest = self.write_manifest(objects, number)
@@ -173,7 +188,7 @@ class RedshiftEngine(Engine):
             mapped = [path[0] for path in read_jsonpaths(self.s3, run.bucket, source.jsonpaths_key)]
         else:  # JSON 'auto': keys match the column names
             mapped = [c for c in self.columns() if c != "source_key"]
-        return drift_summary(records, present, mapped, fold_case=True)
+        return drift_summary(records, present, mapped)
 
     def account_for_refused_lines(self, manifest: str, copied: int) -> int:
         """Copy the lines the last COPY refused into staging_rejects, and prove none is lost:

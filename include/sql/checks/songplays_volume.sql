@@ -53,7 +53,9 @@ history AS (
 
 SELECT
     CASE
-        WHEN h.runs < {{ min_runs }} OR h.baseline < {{ p.volume_min_baseline | float }} THEN TRUE
+        WHEN
+            h.runs < {{ min_runs }} OR h.baseline IS NULL OR h.baseline < {{ p.volume_min_baseline | float }}
+            THEN TRUE
         ELSE
             t.n >= h.baseline * {{ p.volume_min_ratio | float }}
             AND t.n <= h.baseline * {{ max_ratio }}

@@ -49,6 +49,9 @@ class FakeEngine:
     def record(self, print_, result):
         self.calls.append(("record", print_, result.rows))
 
+    def after_commit(self, objects, result):
+        self.calls.append("after_commit")
+
     def reject_samples(self, limit):
         return self.samples
 
@@ -81,7 +84,7 @@ def test_changed_objects_are_reloaded_and_recorded(listing):
     engine = FakeEngine(Manifest("an older print", "run-0", 5000.0), records=30)
     result = stage(engine)
     print_ = fingerprint(list(OBJECTS))
-    assert engine.calls == ["manifest", "clear", "load", ("record", print_, 30), "commit"]
+    assert engine.calls == ["manifest", "clear", "load", ("record", print_, 30), "commit", "after_commit"]
     assert not result.skipped_unchanged and (result.objects, result.rows) == (2, 30)
 
 
@@ -116,7 +119,7 @@ def test_too_many_rejects_fail_the_load_after_it_is_committed(listing):
     engine = FakeEngine(records=100, rejected=2)
     with pytest.raises(StagingError, match="2 of 100 records rejected"):
         stage(engine, max_reject_fraction=0.01)
-    assert engine.calls[-1] == "commit"
+    assert engine.calls[-2:] == ["commit", "after_commit"]
 
 
 def run(max_reject_fraction: float) -> StagingRun:

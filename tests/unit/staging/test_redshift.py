@@ -133,7 +133,7 @@ def test_an_hourly_load_copies_each_day_file_through_a_manifest_and_an_incoming_
             ("FROM sys_load_error_detail", [("s3://bucket/k", 3, "Invalid digit (column ts)")]),
             ("SELECT COUNT(*) FROM staging_events WHERE", [(0,)]),
             ("COUNT(*) AS rejected", [(1,)]),
-            ("FROM raw_records AS r, UNPIVOT", [("artist", 5), ("TS", 4), ("mood", 2)]),
+            ("FROM raw_records AS r, UNPIVOT", [("artist", 5), ("ts", 4), ("mood", 2)]),
         ],
         rowcounts=[("key_0", 1)],
     )
@@ -141,8 +141,10 @@ def test_an_hourly_load_copies_each_day_file_through_a_manifest_and_an_incoming_
     result = StageResult("staging_events", "redshift")
     eng.load([S3Object(key, 10, "e")], result)
     assert (result.objects, result.bytes, result.rows, result.rejected, result.records) == (1, 10, 5, 1, 6)
+    assert not any(sql.startswith("COPY raw_records") for sql, _ in conn.calls)  # not in the load's transaction
+    eng.after_commit([S3Object(key, 10, "e")], result)
     # schema drift: the records whole into a SUPER column through a manifest of their own, and
-    # their keys against the jsonpaths' (any case: a SUPER may report them lowercased)
+    # their keys against the jsonpaths', after the load committed
     whole = next(sql for sql, _ in conn.calls if sql.startswith("COPY raw_records"))
     assert whole == (
         "COPY raw_records FROM 's3://bucket/_sparkify/copy-manifests/staging_events/run-1/00001.manifest' "
@@ -198,3 +200,18 @@ def test_refused_lines_must_all_reach_staging_rejects(monkeypatch):
     # the same COPY is not accounted twice: a later COPY must find its own history row
     with pytest.raises(StagingError, match="SYS_LOAD_HISTORY has no record of it"):
         eng.account_for_refused_lines("s3://bucket/m2", 5)
+
+
+def test_a_drift_count_that_fails_is_logged_and_never_undoes_the_staging(monkeypatch, caplog):
+    eng, conn = engine()
+    eng.drift_manifest_number = 1
+
+    def refused(objects, number):
+        raise RuntimeError("S3 object gone")
+
+    monkeypatch.setattr(eng, "count_drift", refused)
+    result = StageResult("staging_events", "redshift")
+    eng.after_commit([S3Object("log_data/x.json", 1, "e")], result)  # no exception
+    assert result.drift == {"error": "RuntimeError: S3 object gone"}
+    assert conn.events[-1] == "rollback" and "schema drift not counted" in caplog.text
+    eng.after_commit([], result)  # nothing staged: nothing to count

@@ -59,13 +59,17 @@ class Window:
         """The window a rollup run builds: its partition's (none: every day)."""
         return cls.from_partition(getattr(dag_run, "partition_key", None))
 
+    def hour_starts(self) -> list[datetime]:
+        """The start of each hour of a bounded window, in order."""
+        hours, hour = [], self.start
+        while hour < self.end:
+            hours.append(hour)
+            hour += timedelta(hours=1)
+        return hours
+
     def hour_keys(self) -> list[str]:
         """The partition keys of the hours of a bounded window, in order."""
-        keys, hour = [], self.start
-        while hour < self.end:
-            keys.append(hour.strftime(HOUR_KEY))
-            hour += timedelta(hours=1)
-        return keys
+        return [hour.strftime(HOUR_KEY) for hour in self.hour_starts()]
 
     @property
     def full(self) -> bool:

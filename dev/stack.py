@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+# Seconds a task waits for the API server (the Dockerfile sets the same for Astro).
+EXECUTION_API_TIMEOUT = "120"
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 
@@ -286,6 +288,10 @@ class Stack:
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.api_port + 1),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.api_port + 2),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
+            # A full load's Publish emits one partitioned asset event per table per hour (3,600
+            # for the real data set's month); the API server registers them while the task
+            # reports success, about 35 s here: more than the 5 s default (see the Dockerfile).
+            "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": EXECUTION_API_TIMEOUT,
             # New DAG files are found within 5 s; a parsed file is parsed again after 30 s (each
             # parse costs about a second of CPU on this 2-core machine).
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",

@@ -18,7 +18,7 @@ help:
 	@echo "make lint   ruff (lint + format check), sqlfluff (Redshift dialect) on include/sql, hadolint; make test runs it first"
 	@echo "make format   ruff format + ruff check --fix"
 	@echo "make data OUT=dir [EVENTS=n SONGS=n] [SPARKIFY_LOG_KEY_TEMPLATE='log_data/%Y/%m/%d/%H/']   generate Sparkify-format data (day files, or the template's partitions)"
-	@echo "make bench  every benchmark (about 40 min): bench/results/latest.json, docs/benchmarks.md"
+	@echo "make bench  every benchmark, in one run (about 30 min): bench/results/latest.json, docs/benchmarks.md"
 	@echo "make copy-udacity BUCKET=name [ARGS=--dry-run]   server-side copy of s3://udacity-dend into the bucket"
 
 $(STAMP): requirements-local.txt
@@ -89,4 +89,5 @@ clean: stop
 	rm -rf .local
 
 bench: venv
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	$(PY) -m bench.run $(ARGS)

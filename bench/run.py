@@ -28,18 +28,21 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.machine_load import ForeignLoad
 from dev import console
 from dev.stack import REPO, Stack, free_port
 
 REAL_DATA = REPO.parent / "shared" / "data" / "sparkify"
-ALL = ["staging", "hostile", "parse", "hourly", "scheduler", "make_run"]
+ALL = ["staging", "parsers", "hostile", "parse", "hourly", "history", "scheduler", "make_run"]
 ORDER = [
     "local_staging_throughput",
     "staging_memory",
+    "staging_parsers",
     "hostile_objects",
     "dag_parse_time",
     "dag_parse_time_dags_report",
     "hourly_run_vs_catalog_size",
+    "hourly_run_vs_history",
     "backfill_one_day",
     "initial_full_load",
     "make_run_fresh_clone",
@@ -53,7 +56,8 @@ TARGETS = {
     "hostile_peak_rss_mb": ("<=", 300.0),
     "hostile_line_1g_vs_256m": ("<=", 5.0),
     "dag_parse_seconds": ("<=", 0.5),
-    "hourly_catalog_100k_vs_15k": ("<=", 1.2),
+    "hourly_catalog_100k_vs_15k": ("<=", 1.1),
+    "hourly_history_10m_vs_100k": ("<=", 1.2),
     "backfill_wall_minutes": ("<=", 10.0),
     "full_load_wall_seconds": ("<=", 60.0),
 }
@@ -125,6 +129,9 @@ class Bench:
 
     def local_stack(self) -> Stack:
         if self.stack is None:
+            # A new stack per invocation: its ports are new, and the table assets' URIs name the
+            # warehouse's port (a metadata database kept from another run has them under others).
+            shutil.rmtree(self.work / "stack", ignore_errors=True)
             self.stack = Stack(
                 self.work / "stack",
                 pg_port=free_port(),
@@ -189,7 +196,12 @@ class Bench:
         return done.stdout
 
     def add(self, name: str, inputs: dict, figures: dict, targets: dict[str, float] | None = None) -> None:
-        entry = {"name": name, "inputs": inputs, "figures": figures}
+        entry = {
+            "name": name,
+            "inputs": inputs,
+            "figures": figures,
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
         if targets:
             entry["targets"] = {
                 key: {"value": value, "target": " ".join(map(str, TARGETS[key])), "met": met(key, value)}
@@ -201,14 +213,8 @@ class Bench:
     # ------------------------------------------------------------------ staging
     def bench_staging(self) -> None:
         self.local_stack()
-        events, subset_events = (1_000_000, 100_000) if not self.smoke else (3000, 1000)
-        data = self.dataset(
-            "events-1m" if not self.smoke else "events-smoke",
-            events=events,
-            songs=500 if not self.smoke else 20,
-            users=5000 if not self.smoke else 30,
-            days=30 if not self.smoke else 3,
-        )
+        subset_events = 100_000 if not self.smoke else 1000
+        data = self.events_dataset()
         logs = sorted((data / "log_data").rglob("*.json"))
         subset_files = 1  # the first day files that hold at least subset_events events
         while subset_files < len(logs) and count_lines(logs[:subset_files]) < subset_events:
@@ -268,6 +274,7 @@ class Bench:
         )
         self.add(
             "staging_memory",
+            "staging_parsers",
             {
                 "events_small": subset_records,
                 "events_large": full_records,
@@ -282,6 +289,66 @@ class Bench:
                 "staging_peak_rss_mb": max(rss_full, rss_subset),
                 "staging_rss_1m_vs_100k": self.ratios["staging_rss_1m_vs_100k"],
             },
+        )
+
+    def events_dataset(self) -> Path:
+        """The staging benchmarks' generated logs: 1M events over 30 days (smoke: 3,000)."""
+        return self.dataset(
+            "events-1m" if not self.smoke else "events-smoke",
+            events=1_000_000 if not self.smoke else 3000,
+            songs=500 if not self.smoke else 20,
+            users=5000 if not self.smoke else 30,
+            days=30 if not self.smoke else 3,
+        )
+
+    def bench_parsers(self) -> None:
+        """The columnar readers of bench/parsers.py against the Python fast path, on the
+        staging benchmark's 1M events and on the real log files: time, and rows that differ."""
+        from bench import parsers
+        from dev.datagen import LOG_JSON_PATH
+
+        self.local_stack()
+        fields = [p[len("$['") : -len("']")] for p in json.loads(LOG_JSON_PATH)["jsonpaths"]]
+        s3 = self.stack.s3_client()
+        figures = {}
+        inputs = {"bench-events-full": self.events_dataset()}
+        if not self.smoke:
+            inputs["bench-real-logs"] = REAL_DATA
+        for bucket, root in inputs.items():
+            logs = sorted((root / "log_data").rglob("*.json"))
+            files = {str(p.relative_to(root)): p for p in logs} | {"log_json_path.json": root / "log_json_path.json"}
+            self.upload(bucket, files)
+            self.reset_warehouse()
+            python = json.loads(self.python("-m", "bench.stage_once", bucket).strip().splitlines()[-1])
+            keys = [
+                o["Key"]
+                for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="log_data/")
+                for o in page.get("Contents", [])
+                if o["Key"].endswith(".json")
+            ]
+            entry = {"python_fast_path": {"seconds": python["seconds"], "rows": python["rows"]}}
+            with self.warehouse() as conn:
+                columns = parsers.staging_columns(conn)
+                for name, run in (("pyarrow", parsers.with_pyarrow), ("duckdb", parsers.with_duckdb)):
+                    try:
+                        times = [run(conn, s3, bucket, keys, columns, fields) for _ in range(self.repeat)]
+                    except Exception as exc:  # noqa: BLE001 - a candidate that cannot read the data is a finding
+                        entry[name] = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+                        continue
+                    entry[name] = {
+                        "seconds": [t["seconds"] for t in times],
+                        "seconds_median": median([t["seconds"] for t in times]),
+                        "objects_refused": times[0]["objects_refused"][:5],
+                        **parsers.differences(conn, f"parsed_{name}", columns),
+                    }
+            figures[bucket] = entry
+        self.add(
+            "staging_parsers",
+            {
+                "candidates": "pyarrow.json.read_json / DuckDB read_json with explicit column types -> CSV -> COPY",
+                "compared_with": "the rows the Python fast path staged from the same objects",
+            },
+            figures,
         )
 
     def columns(self) -> list[str]:
@@ -503,6 +570,85 @@ class Bench:
             {"hourly_catalog_100k_vs_15k": ratio},
         )
 
+    # ------------------------------------------------------------------ hourly vs history
+    def bench_history(self) -> None:
+        """One hourly run with 100k, then 10M songplays (and as many time rows) already
+        published: the history is synthetic, dated years before the runs' hours, and
+        analysed (as autovacuum would) before the runs are timed."""
+        self.local_stack()
+        if self.smoke:
+            root, sizes, hours = (
+                self.dataset("catalog-smoke-small", events=2000, songs=30, users=20, days=15),
+                (
+                    1_000,
+                    5_000,
+                ),
+                ["2018-11-15T11:00:00"],
+            )
+        else:
+            if not (REAL_DATA / "log_data").is_dir():
+                raise SystemExit(f"the history benchmark needs the real data set at {REAL_DATA}")
+            root, sizes = REAL_DATA, (100_000, 10_000_000)
+            hours = ["2018-11-15T11:00:00", "2018-11-15T15:00:00", "2018-11-15T19:00:00"]
+        files = {str(p.relative_to(root)): p for p in (root / "song_data").rglob("*.json")}
+        files |= {str(p.relative_to(root)): p for p in (root / "log_data").rglob("*.json")}
+        files["log_json_path.json"] = root / "log_json_path.json"
+        bucket = "bench-history"
+        self.upload(bucket, files)
+        self.reset_warehouse()
+        env = {"AIRFLOW_VAR_S3_BUCKET": bucket}
+        self.parse_run(self.python("-m", "bench.hourly_once", "full", env=env))
+        figures, have = {}, 0
+        for label, rows in (("small", sizes[0]), ("large", sizes[1])):
+            insert_seconds = self.add_history(have, rows)
+            have = rows
+            timed = []
+            for _ in range(self.repeat):
+                timed += self.parse_run(self.python("-m", "bench.hourly_once", "hours", *hours, env=env))["hours"]
+            with self.warehouse() as conn:
+                songplays = conn.execute("SELECT COUNT(*) FROM songplays").fetchone()[0]
+            figures[label] = {
+                "history_songplays": rows,
+                "songplays_in_warehouse": songplays,
+                "history_insert_seconds": insert_seconds,
+                "hourly_seconds": [t["seconds"] for t in timed],
+                "hourly_seconds_median": median([t["seconds"] for t in timed]),
+            }
+        ratio = round(figures["large"]["hourly_seconds_median"] / figures["small"]["hourly_seconds_median"], 3)
+        self.ratios["hourly_history_10m_vs_100k"] = ratio
+        self.add(
+            "hourly_run_vs_history",
+            {"hours": hours, "history": list(sizes), "runner": "dag.test() of final_project"},
+            figures,
+            {"hourly_history_10m_vs_100k": ratio},
+        )
+
+    def add_history(self, have: int, rows: int) -> float:
+        """Published history up to ``rows`` songplays, one every 2 s from 2008 (and their time
+        rows), as if years of hourly runs had published them."""
+        started = time.perf_counter()
+        with self.warehouse() as conn:
+            conn.execute(
+                "INSERT INTO songplays (songplay_id, start_time, user_id, level, song_id, artist_id, session_id, "
+                "location, user_agent) "
+                "SELECT MD5('history' || i), TIMESTAMP '2008-01-01' + i * INTERVAL '2 second', 1 + i %% 500, "
+                "CASE WHEN i %% 5 = 0 THEN 'paid' ELSE 'free' END, NULL, NULL, i / 50, 'History, XX', 'bench' "
+                "FROM generate_series(CAST(%s AS BIGINT), CAST(%s AS BIGINT)) AS i",
+                (have, rows - 1),
+            )
+            conn.execute(
+                'INSERT INTO "time" (start_time, hour, day, week, month, year, weekday) '
+                "SELECT t, EXTRACT(HOUR FROM t), EXTRACT(DAY FROM t), EXTRACT(WEEK FROM t), EXTRACT(MONTH FROM t), "
+                "EXTRACT(YEAR FROM t), EXTRACT(DOW FROM t) "
+                "FROM (SELECT TIMESTAMP '2008-01-01' + i * INTERVAL '2 second' AS t "
+                "FROM generate_series(CAST(%s AS BIGINT), CAST(%s AS BIGINT)) AS i) AS h",
+                (have, rows - 1),
+            )
+            conn.execute('VACUUM ANALYZE songplays, "time"')
+        seconds = round(time.perf_counter() - started, 1)
+        say(f"  history: {rows} songplays published ({seconds}s to add {rows - have})")
+        return seconds
+
     @staticmethod
     def parse_run(stdout: str) -> dict:
         return json.loads(next(line for line in stdout.splitlines() if line.startswith("BENCH "))[len("BENCH ") :])
@@ -710,50 +856,56 @@ class Bench:
         )
 
     # ------------------------------------------------------------------ output
-    def write(self, json_path: Path, md_path: Path, machine_info: dict) -> None:
+    def write(self, json_path: Path, md_path: Path, machine_info: dict, complete: bool) -> None:
+        """latest.json and the docs table from this run alone; a run of only some benchmarks
+        (--only) writes partial.json beside it and leaves latest.json and the docs alone."""
         machine_info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        fresh = [{**r, "machine": machine_info, "measured_at": now} for r in self.results]
-        benchmarks, ratios = fresh, dict(self.ratios)
-        if json_path.exists() and not self.smoke:  # keep what this invocation did not re-run (--only)
-            previous = json.loads(json_path.read_text())
-            rerun = {r["name"] for r in fresh}
-            kept = [r for r in previous.get("benchmarks", []) if r["name"] not in rerun]
-            benchmarks = sorted(kept + fresh, key=lambda r: ORDER.index(r["name"]) if r["name"] in ORDER else 99)
-            ratios = {**previous.get("ratios", {}), **self.ratios}
         document = {
             "generated_at": now,
+            "complete": complete,
             "machine": machine_info,
             "smoke": self.smoke,
             "repeat": self.repeat,
-            "benchmarks": benchmarks,
-            "ratios": ratios,
+            "benchmarks": [{**r, "measured_at": r.get("measured_at", now)} for r in self.results],
+            "ratios": dict(self.ratios),
         }
+        if not complete and not self.smoke:
+            json_path = json_path.with_name("partial.json")
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(document, indent=2) + "\n")
-        md_path.parent.mkdir(parents=True, exist_ok=True)
-        md_path.write_text(markdown(document))
+        if complete or self.smoke:
+            md_path.parent.mkdir(parents=True, exist_ok=True)
+            md_path.write_text(markdown(document))
 
 
 def markdown(document: dict) -> str:
     """The table of docs/benchmarks.md, between its markers (the prose around it is kept)."""
-    rows = ["| Benchmark | Measure | Value | Target | Met |", "|---|---|---|---|---|"]
+    rows = [
+        "| Benchmark | Measure | Value | Target | Met | Other processes (cores) |",
+        "|---|---|---|---|---|---|",
+    ]
     for result in document["benchmarks"]:
+        load = result.get("load") or {}
+        busy = f"{load.get('other_processes_cpu_cores', '?')}{' **busy**' if load.get('busy') else ''}"
         for key, target in result.get("targets", {}).items():
             rows.append(
                 f"| {result['name']} | {key} | {target['value']} | {target['target']} | "
-                f"{'yes' if target['met'] else '**no**'} |"
+                f"{'yes' if target['met'] else '**no**'} | {busy} |"
             )
         if not result.get("targets"):
             for key, value in result["figures"].items():
-                rows.append(f"| {result['name']} | {key} | {value} | report | - |")
+                rows.append(f"| {result['name']} | {key} | {value} | report | - | {busy} |")
     m = document["machine"]
-    when = sorted({r.get("measured_at", document["generated_at"]) for r in document["benchmarks"]})
+    when = sorted({r.get("measured_at", document["generated_at"]) for r in document["benchmarks"]}) or [
+        document["generated_at"]
+    ]
     table = "\n".join(
         [
             f"Measured on {m['cpus']} CPUs, {m['memory_gib']} GiB, Python {m['python']}, between {when[0]} and "
-            f"{when[-1]} (each benchmark's time and load average are in the JSON); medians of "
-            f"{document['repeat']} runs. Raw figures: `bench/results/latest.json`.",
+            f"{when[-1]}, in one `make bench` run; medians of {document['repeat']} runs. The last column is "
+            "the CPU other processes used while the benchmark ran (**busy** from a quarter of a core); the "
+            "load averages are in the JSON. Raw figures: `bench/results/latest.json`.",
             "",
             *rows,
         ]
@@ -796,11 +948,16 @@ def main(argv: list[str] | None = None) -> int:
             wanted = []
         for name in wanted:
             say(f"=== {name}")
-            getattr(bench, f"bench_{name}")()
+            first = len(bench.results)
+            with ForeignLoad(markers=(str(work),)) as load:
+                getattr(bench, f"bench_{name}")()
+            for result in bench.results[first:]:
+                result["load"] = load.figures()
+            say(f"    machine while it ran: {load.figures()}")
     finally:
         if bench.stack is not None:
             bench.stack.stop()
-        bench.write(json_path, md_path, info)
+        bench.write(json_path, md_path, info, complete=wanted == ALL and not args.record_scheduler)
         say(f"wrote {json_path} and {md_path}")
     return 0
 

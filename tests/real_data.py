@@ -79,7 +79,15 @@ def time_in_db(stack):
     return {r[0]: dict(zip(["hour", "day", "week", "month", "year", "weekday"], r[1:])) for r in rows}
 
 
-STATE_TABLES = [*TABLES, "staging_events", "staging_songs", "staging_rejects", "load_volumes", *AUDIT_TABLES]
+STATE_TABLES = [
+    *TABLES,
+    "staging_events",
+    "staging_songs",
+    "staging_rejects",
+    "load_volumes",
+    "catalog_loads",
+    *AUDIT_TABLES,
+]
 
 
 def warehouse_state(stack):
@@ -93,7 +101,7 @@ def load_everything(dags, stack):
     with warehouse(stack) as conn:  # whatever other tests left in the shared test warehouse
         conn.execute(
             'TRUNCATE songplays, users, songs, artists, "time", staging_events, staging_songs, '
-            "staging_manifest, staging_rejects, load_volumes, " + ", ".join(AUDIT_TABLES)
+            "staging_manifest, staging_rejects, load_volumes, catalog_loads, " + ", ".join(AUDIT_TABLES)
         )
     dr = run(dags["final_project"], None)  # no logical date: no data interval -> full load
     assert dr.data_interval_start is None

@@ -247,6 +247,32 @@ RECOGNISED: tuple[Shape, ...] = (
         rf'SELECT MIN\(start_time\), MAX\(start_time\) FROM "audit_songplays" WHERE run_id = {_RUN_LITERAL}',
         lambda conn, m, p: _rows((datetime(2018, 11, 15, 13, 5), datetime(2018, 11, 16, 2, 30))),
     ),
+    Shape(
+        "publish replace a catalog table the run wrote",
+        rf"DELETE FROM {_STAR} WHERE EXISTS \(SELECT 1 FROM {_AUDIT} WHERE {_AUDIT}\.run_id = {_RUN_LITERAL}\)",
+        _dml,
+    ),
+    # --- catalog loads: include/sparkify/catalog.py, include/sql/load/catalog_state.sql
+    Shape(
+        "catalog state",
+        r"WITH last_published AS \( ?SELECT fingerprint, run_id, .* FROM catalog_loads WHERE .* ?\) "
+        r"SELECT staged\.fingerprint AS staged_fingerprint, .* FROM staging_manifest AS staged .*",
+        lambda conn, m, p: _rows(*conn.catalog_state),
+    ),
+    Shape("catalog lock", r'LOCK TABLE "catalog_loads"'),
+    Shape(
+        "catalog forget run", rf"DELETE FROM catalog_loads WHERE run_id = {_RUN_LITERAL} AND loaded_table = .*", _dml
+    ),
+    Shape(
+        "catalog record",
+        rf"INSERT INTO catalog_loads \(.*\) SELECT {_RUN_LITERAL}, .* FROM staging_manifest WHERE .*",
+        _dml,
+    ),
+    Shape(
+        "catalog published",
+        rf"UPDATE catalog_loads SET published_at = TIMESTAMP '[0-9: -]+' WHERE run_id = {_RUN_LITERAL}",
+        _dml,
+    ),
     Shape("volumes forget run", rf"DELETE FROM load_volumes WHERE run_id = {_RUN_LITERAL}", _dml),
     Shape("volumes record", r"INSERT INTO load_volumes \(.*\) SELECT .* FROM \(.*\) AS audited", _dml),
     # --- data quality: include/sparkify/quality.py (provider operators), include/sql/checks/*.sql
@@ -324,6 +350,7 @@ class FakeRedshift:
     rejected: int = 3  # staging_rejects rows of the run
     dml_rows: int = 5  # rows an INSERT / DELETE / UPDATE changes
     manifest: tuple | None = None  # staging_manifest's row: (fingerprint, run_id, checked_at, now)
+    catalog_state: tuple = ()  # the catalog state query's rows: (staged, published, published_by)
     migrations_table: bool = False  # schema_migrations exists
     probes_hold: bool = False  # the answer of every applied-if probe
     # the records carrying each key, as drift_keys.sql counts them: "mood" is a new upstream key,

@@ -396,10 +396,10 @@ class StandInTI:
         return [{"table": t, "objects": 1, "rows": 7, "sources": [f"s3://{BUCKET}/{t}"]} for t in task_ids]
 
 
-def run_sql_task(collector: Collector, task, window: Window, source: str) -> None:
+def run_sql_task(collector: Collector, task, window: Window, source: str, **state) -> FakeRedshift:
     """Render ``task``'s templates the way Airflow does (its DAG's Jinja environment) and
-    execute it: its hook is RedshiftSQLHook, whose connection is a FakeRedshift."""
-    collector.use(source)
+    execute it: its hook is RedshiftSQLHook, whose connection is a FakeRedshift (``state``)."""
+    fake = collector.use(source, **state)
     context = {
         "dag_run": dag_run(window),
         "run_id": RUN_ID,
@@ -409,6 +409,7 @@ def run_sql_task(collector: Collector, task, window: Window, source: str) -> Non
     }
     task.render_template_fields(context)
     task.execute(context)
+    return fake
 
 
 def collect_staging(collector: Collector, mp: pytest.MonkeyPatch) -> None:
@@ -503,6 +504,14 @@ def collect_loads_quality_analytics(collector: Collector) -> None:
             for task in load_dag(rollup)().tasks:
                 if isinstance(task, BaseSQLOperator):
                     run_sql_task(collector, task, window, "analytics")
+        for task in load_dag("warehouse_checks")().tasks:
+            if isinstance(task, BaseSQLOperator):
+                run_sql_task(collector, task, window, "quality")
+    # an hourly run whose staged catalog is the one published: songs and artists ask, write nothing
+    for task_id in ("Load_song_dim_table", "Load_artist_dim_table"):
+        state = {"catalog_state": (("f" * 64, "f" * 64, "scheduled__x"),)}
+        fake = run_sql_task(collector, load_dag("final_project")().get_task(task_id), HOUR, "loads", **state)
+        assert [s.shape for s in fake.sent] == ["catalog state"], task_id
 
 
 def collect_migrations(collector: Collector) -> None:

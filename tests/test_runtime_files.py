@@ -20,7 +20,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-EXPECTED_DAGS = ["create_tables", "final_project", "sparkify_analytics", "sparkify_monthly_listening"]
+EXPECTED_DAGS = [
+    "create_tables",
+    "final_project",
+    "sparkify_analytics",
+    "sparkify_monthly_listening",
+    "warehouse_checks",
+]
 
 # What the image gets at its top level (/usr/local/airflow): the runtime, and what the
 # Astro CLI's test commands use. Anything new at the top level needs a decision here and in

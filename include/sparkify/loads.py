@@ -5,9 +5,8 @@ include/sql/load/<table>.sql and writes the rows into ``audit_<table>``, keyed b
 replacing that run's earlier audit rows (a rerun). ``Run_data_quality_checks`` audits them
 (include/sparkify/quality.py) and ``Publish`` applies them (include/sparkify/publish.py).
 
-``TableLoadOperator`` writes straight into a table: the analytics rebuilds, which read only
-published data. Both count the rows they wrote; an analytics rebuild puts them, with the data
-interval and the sources, on its table's asset event (include/sparkify/monitoring.py)."""
+``TableLoadOperator`` writes straight into a table: the analytics rebuilds of published data,
+with the rows written, the interval and sources on the table's asset event (monitoring.py)."""
 
 from __future__ import annotations
 
@@ -59,22 +58,21 @@ STATEMENT_ROLES = {
 
 
 def table_lock(target: str) -> str:
-    """The first statement of every load: writers of a table take turns. Overlapping backfill
-    runs load the same tables; two concurrent delete-then-insert loads of the same keys would
-    violate the primary key on PostgreSQL (seen: `songs_pkey`, two runs rebuilding `songs`) and
-    abort one of them with serializable-isolation error 1023 on Redshift, which AWS suggests
-    avoiding by locking the tables a transaction writes. `LOCK TABLE t` means ACCESS EXCLUSIVE
-    on both engines, held until the load commits (a load takes a second or two; readers wait
-    that long). https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html and
+    """The first statement of every load: writers of a table take turns. Two overlapping
+    delete-then-insert loads of the same keys would violate the primary key on PostgreSQL
+    (seen: `songs_pkey`) and abort one with serializable-isolation error 1023 on Redshift,
+    which AWS suggests avoiding by locking the tables a transaction writes. `LOCK TABLE t`
+    is ACCESS EXCLUSIVE on both engines, held until the load commits.
+    https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html and
     https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation.html"""
     return f"LOCK TABLE {target}"
 
 
 def quote(identifier: str) -> str:
     """The identifier double-quoted, if it names a table (or a table's key) loads may write:
-    the star schema's, their audit tables and the analytics rollups."""
+    the star schema's, their audit tables, catalog_loads and the analytics rollups."""
     known = {*TABLES, *map(audit_table, TABLES), *(key for key, _ in TABLES.values())}
-    known |= {config.ANALYTICS_TABLE, config.MONTHLY_TABLE}
+    known |= {config.ANALYTICS_TABLE, config.MONTHLY_TABLE, CATALOG_LOADS}
     if identifier not in known:
         raise ValueError(f"{identifier!r} is not a table or key of the Sparkify schema")
     return f'"{identifier}"'
@@ -87,8 +85,7 @@ def audit_table(table: str) -> str:
 
 
 # Characters a run id may hold to be written as a SQL string literal: Airflow's own run ids
-# (scheduled__2018-11-01T13:00:00+00:00, manual__..., backfill__..., asset_triggered__...)
-# and any id matching Airflow's default allowed_run_id_pattern ^[A-Za-z0-9_.~:+-]+$.
+# (scheduled__2018-11-01T13:00:00+00:00, ...) and its default allowed_run_id_pattern.
 _RUN_ID = re.compile(r"[A-Za-z0-9_.~:+-]{1,250}")
 
 
@@ -145,6 +142,11 @@ def load_statements(table: str, mode: LoadMode | str, key: str | None = None, sq
     ]
 
 
+# Tables rebuilt from the whole song catalog, only when it changed (include/sparkify/catalog.py).
+CATALOG_TABLES = tuple(t for t, (_, mode) in TABLES.items() if mode is LoadMode.TRUNCATE_INSERT)
+CATALOG_LOADS = "catalog_loads"
+
+
 def audit_statements(table: str) -> list[str]:
     """The write of one table's load: the run's rows into ``audit_<table>``, replacing the
     rows an earlier try of the same run wrote there. The published table is not touched."""
@@ -164,8 +166,8 @@ def audit_statements(table: str) -> list[str]:
 AUDIT_ROLES = (None, None, "replaced", "written", None)
 
 
-def rows_affected(cursor):
-    """Result handler: the rows of a query, or the rows a DML statement changed."""
+def rows_affected(cursor):  # a result handler
+    """The rows of a query, or the rows a DML statement changed."""
     return fetch_all_handler(cursor) if cursor.description is not None else cursor.rowcount
 
 
@@ -217,9 +219,11 @@ class AuditWriteOperator(SQLExecuteQueryOperator):
     """Writes one table's rows of the run into its audit table, in one transaction. Its
     XCom: the rows written, and the rows of an earlier try of the run they replaced."""
 
-    def __init__(self, *, table: str, **kwargs):
+    roles = AUDIT_ROLES
+
+    def __init__(self, *, table: str, sql: list[str] | None = None, **kwargs):
         super().__init__(
-            sql=audit_statements(table),
+            sql=sql or audit_statements(table),
             conn_id=config.REDSHIFT_CONN_ID,
             autocommit=False,
             split_statements=False,
@@ -232,7 +236,7 @@ class AuditWriteOperator(SQLExecuteQueryOperator):
 
     def execute(self, context) -> dict:
         counts = super().execute(context)
-        figures = {role: max(int(n), 0) for role, n in zip(AUDIT_ROLES, counts) if role is not None}
+        figures = {role: max(int(n), 0) for role, n in zip(self.roles, counts) if role is not None}
         self.log.info(
             "%s: %d rows written to %s for audit (%d of an earlier try replaced)",
             self.table,

@@ -9,7 +9,9 @@ In one transaction it:
 2. applies each table's audit rows in the table's load mode:
    * upsert: delete the published rows whose key comes again, insert the audit rows;
      ``users`` keeps the newer of two rows, so an old hour never rolls a user back;
-   * truncate-insert: delete every published row, insert the audit rows;
+   * truncate-insert (songs, artists): if the run wrote the table, delete every published
+     row and insert the audit rows; a run whose staged catalog had not changed wrote none
+     and leaves the table as it is;
 3. records the run's row counts in ``load_volumes``, the history the volume checks read;
 4. deletes the run's audit rows.
 
@@ -36,6 +38,7 @@ from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 
 from include.sparkify import config
 from include.sparkify.loads import (
+    CATALOG_LOADS,
     RUN_ID,
     RUN_ROWS,
     STAGED_FROM,
@@ -79,6 +82,7 @@ NEWER_WINS = {"users": "last_seen_at"}
 # another (an overlapping backfill) never wait for each other in a cycle.
 LOCK_ORDER = (
     *(audit_table(t) for t in ("time", "users", "songs", "artists", "songplays")),
+    CATALOG_LOADS,  # after audit_songs and audit_artists, as their writes take it
     "songplays",
     "users",
     "songs",
@@ -87,6 +91,17 @@ LOCK_ORDER = (
 )
 
 LOAD_VOLUMES = "load_volumes"
+
+# Tables whose rows of an hourly run all lie in its window (the audit checks there are none
+# outside it: checks/songplays_match_staging.sql), by their time column. Their delete names
+# the window as literal bounds, so on Redshift the zone maps of a table sorted on that column
+# skip every block of other hours and the delete does not grow with history
+# (https://docs.aws.amazon.com/redshift/latest/dg/t_Sorting_data.html). A full load has no window.
+IN_WINDOW = {"songplays": "start_time", "time": "start_time"}
+WINDOW_ONLY = (
+    "{{% if not run_window(dag_run).full %}} AND {target}.{column} >= {{{{ run_window(dag_run).start_sql }}}} "
+    "AND {target}.{column} < {{{{ run_window(dag_run).end_sql }}}}{{% endif %}}"
+)
 
 
 def _columns(names, prefix: str = "") -> str:
@@ -99,7 +114,9 @@ def apply_statements(table: str) -> list[tuple[str, str | None]]:
     target, audit = quote(table), quote(audit_table(table))
     columns = COLUMNS[table]
     if TABLES[table][1] is LoadMode.TRUNCATE_INSERT:
-        delete = f"DELETE FROM {target}"
+        # Replaced only by a run that wrote the table: a catalog table whose staged catalog
+        # did not change has no audit rows in the run (loads.CATALOG_TABLES) and stays.
+        delete = f"DELETE FROM {target} WHERE EXISTS (SELECT 1 FROM {audit} WHERE {audit}.run_id = {RUN_ID})"
     else:
         # No aliases in DELETE ... USING: Redshift's form names tables only
         # (https://docs.aws.amazon.com/redshift/latest/dg/r_DELETE.html).
@@ -110,6 +127,8 @@ def apply_statements(table: str) -> list[tuple[str, str | None]]:
         if table in NEWER_WINS:
             newer = f'"{NEWER_WINS[table]}"'
             delete += f" AND {audit}.{newer} >= {target}.{newer}"
+        if table in IN_WINDOW:
+            delete += WINDOW_ONLY.format(target=target, column=quote(IN_WINDOW[table]))
     insert = f"INSERT INTO {target} ({_columns(columns)})\nSELECT {_columns(columns, 'a.')} FROM {audit} AS a"
     if table in NEWER_WINS:  # a published row left by the delete is newer: keep it
         key = quote(TABLES[table][0])
@@ -125,6 +144,8 @@ def publish_statements(tables=tuple(TABLES)) -> list[tuple[str | None, str, str 
     for table in tables:
         steps += [(table, sql, role) for sql, role in apply_statements(table)]
     steps += [
+        # The staged catalog the run's songs and artists were read from is now published.
+        (None, f"UPDATE {CATALOG_LOADS} SET published_at = {{{{ sql_now() }}}} WHERE {RUN_ROWS}", None),
         (None, f"DELETE FROM {LOAD_VOLUMES} WHERE {RUN_ROWS}", None),
         (None, "{% include 'publish/load_volumes.sql' %}", None),
     ]

@@ -12,6 +12,11 @@ read those rows, and how they would combine with what is published:
 * schema drift that loses data: a source key renamed upstream leaves a column the star
   schema needs NULL in the run's staged rows.
 
+Every per-run check reads the run's rows (its window, or the catalog it rewrote), never a
+whole published table, so an hourly run's cost does not grow with history or with the
+catalog. The whole tables are checked by a full load's audit (its rows are all of them) and
+once a day by ``warehouse_checks`` (``whole_table_checks``).
+
 Every check's result, passed or failed, is recorded in ``dq_history`` before its task
 ends (``monitoring.RecordedCheck`` on the provider's operators); the table recorded is the
 published table the rows are for."""
@@ -58,7 +63,11 @@ REQUIRED_STAGED = {
             **dict.fromkeys(("song", "artist", "length"), "page = 'NextSong'"),
         },
     ),
-    "staging_songs": (None, dict.fromkeys(("song_id", "title", "artist_id", "artist_name", "duration"))),
+    # The staged catalog is checked when the run rewrites songs from it, not on every run.
+    "staging_songs": (
+        f'EXISTS (SELECT 1 FROM "{audit_table("songs")}" WHERE {RUN_ROWS})',
+        dict.fromkeys(("song_id", "title", "artist_id", "artist_name", "duration")),
+    ),
 }
 
 # The thresholds of the volume checks (see config and docs/operations.md): task params, so a
@@ -83,13 +92,17 @@ def column_mapping(table: str) -> dict:
 
 
 def after_publish(table: str) -> str:
-    """The rows ``table`` would hold once the run is published (keys only), as a relation:
-    a truncate-insert table holds the run's rows; an upserted one also what is published."""
+    """Enough of the rows ``table`` will hold once the run is published to tell whether it
+    is empty (keys only), as a relation: the run's rows, and one published row if the run
+    keeps them (an upserted table; a catalog table the run did not rewrite). One row, not
+    all: a run's checks must not grow with the table (issue 14)."""
     key, mode = TABLES[table]
-    run_rows = f'SELECT "{key}" FROM "{audit_table(table)}" WHERE {RUN_ROWS}'
-    if mode is LoadMode.TRUNCATE_INSERT:
-        return f"({run_rows}) AS after_publish"
-    return f'({run_rows} UNION ALL SELECT "{key}" FROM "{table}") AS after_publish'
+    audit = f'"{audit_table(table)}"'
+    run_rows = f'SELECT "{key}" FROM {audit} WHERE {RUN_ROWS}'
+    one_published = f'SELECT "{key}" FROM (SELECT "{key}" FROM "{table}" LIMIT 1) AS published'
+    if mode is LoadMode.TRUNCATE_INSERT:  # replaced only by a run that wrote it (publish.py)
+        one_published += f" WHERE NOT EXISTS ({run_rows})"
+    return f"({run_rows} UNION ALL {one_published}) AS after_publish"
 
 
 class TableCheck(RecordedCheck, SQLTableCheckOperator):
@@ -171,6 +184,24 @@ def required_staged(staging_table: str) -> SQLColumnCheckOperator:
         checked_table=staging_table,
         column_mapping=mapping,
     )
+
+
+# The whole-table checks of warehouse_checks (include/sql/checks/<name>.sql).
+WHOLE_TABLE_RELATIONAL = {"published_songplay_users_exist": "songplays"}
+
+
+def whole_table_checks(group_id: str) -> TaskGroup:
+    """Every published table: not empty, no NULL or duplicate key, no NULL where the schema
+    needs a value; and every songplay's user present. Scans whole tables: run daily."""
+    with TaskGroup(group_id=group_id, tooltip="Whole published tables, checked daily") as group:
+        per_table = [not_empty(table) >> keys_valid(table, column_mapping(table)) for table in TABLES]
+        relational = [
+            RelationalCheck(task_id=name, conn_id=config.REDSHIFT_CONN_ID, sql=f"checks/{name}.sql", checked_table=t)
+            for name, t in WHOLE_TABLE_RELATIONAL.items()
+        ]
+        for upstream in per_table:
+            upstream >> relational
+    return group
 
 
 def quality_checks(group_id: str = QUALITY_CHECKS) -> TaskGroup:

@@ -17,6 +17,7 @@ CREATE_TABLES_DAG = "create_tables"
 FINAL_PROJECT_DAG = "final_project"
 ANALYTICS_DAG = "sparkify_analytics"  # the daily rollup
 MONTHLY_DAG = "sparkify_monthly_listening"  # the monthly rollup
+WAREHOUSE_CHECKS_DAG = "warehouse_checks"  # the daily whole-table checks
 
 # Every DAG starts and ends with these.
 BEGIN = "Begin_execution"
@@ -40,6 +41,9 @@ LOAD_TASKS = {
 QUALITY_CHECKS = "Run_data_quality_checks"
 # Applies the audited rows of a run to the published tables (write-audit-publish).
 PUBLISH = "Publish"
+
+# warehouse_checks: its task group of whole-table checks
+WHOLE_TABLE_CHECKS = "Check_published_tables"
 
 # the rollups
 BUILD_DAILY_LISTENING = "Build_daily_listening"

@@ -10,7 +10,7 @@ from airflow.dag_processing.dagbag import DagBag
 
 from include.sparkify.alerts import TaskAlert
 
-EXPECTED = {"create_tables", "final_project", "sparkify_analytics", "sparkify_monthly_listening"}
+EXPECTED = {"create_tables", "final_project", "sparkify_analytics", "sparkify_monthly_listening", "warehouse_checks"}
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +39,7 @@ def test_no_deprecated_imports(dagbag):
         "dags/final_project.py",
         "dags/sparkify_analytics.py",
         "dags/sparkify_monthly_listening.py",
+        "dags/warehouse_checks.py",
     ):
         source = open(path).read()
         assert "airflow.datasets" not in source and "airflow.operators." not in source

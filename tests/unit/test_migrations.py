@@ -35,6 +35,7 @@ HISTORY = [
     "0006_write_audit_publish.sql",
     "0007_staging_drift.sql",
     "0008_monthly_listening.sql",
+    "0009_catalog_loads.sql",
 ]
 
 # Statements Redshift refuses inside a transaction block (BEGIN ... END), from the AWS

@@ -52,10 +52,15 @@ def test_the_published_columns_are_the_ddls_and_audit_tables_hold_them_after_the
 def test_an_upsert_replaces_the_published_rows_whose_key_the_run_brings():
     (delete, role_d), (insert, role_i) = apply_statements("songplays")
     assert (role_d, role_i) == ("deleted", "inserted")
+    # an hourly run's delete names its window (literal bounds: zone maps skip other hours)
     assert delete == (
         'DELETE FROM "songplays" USING "audit_songplays" WHERE "audit_songplays".run_id = '
         f'{RUN} AND "songplays"."songplay_id" = "audit_songplays"."songplay_id"'
+        '{% if not run_window(dag_run).full %} AND "songplays"."start_time" >= {{ run_window(dag_run).start_sql }} '
+        'AND "songplays"."start_time" < {{ run_window(dag_run).end_sql }}{% endif %}'
     )
+    assert "run_window(dag_run).start_sql" in apply_statements("time")[0][0]
+    assert "run_window" not in apply_statements("users")[0][0]  # its rows are of any time
     assert insert.startswith('INSERT INTO "songplays" ("songplay_id", "start_time", ')
     assert insert.endswith(f'FROM "audit_songplays" AS a\nWHERE a.run_id = {RUN}')
 
@@ -68,9 +73,13 @@ def test_users_keep_the_newer_row_of_a_key():
     assert insert.endswith(f'WHERE a.run_id = {RUN} AND p."user_id" IS NULL')
 
 
-def test_a_rebuilt_table_is_replaced_by_the_runs_rows():
+def test_a_catalog_table_is_replaced_by_the_runs_rows_only_if_the_run_wrote_it():
     (delete, _), (insert, _) = apply_statements("artists")
-    assert delete == 'DELETE FROM "artists"'  # not TRUNCATE: it would commit on Redshift
+    # not TRUNCATE: it would commit on Redshift; and a run whose catalog did not change
+    # wrote no audit rows: the published artists stay
+    assert delete == (
+        'DELETE FROM "artists" WHERE EXISTS (SELECT 1 FROM "audit_artists" WHERE "audit_artists".run_id = ' + RUN + ")"
+    )
     assert insert.endswith(f'FROM "audit_artists" AS a\nWHERE a.run_id = {RUN}')
 
 
@@ -78,11 +87,14 @@ def test_the_publish_locks_then_applies_every_table_records_volumes_and_clears_t
     steps = publish_statements()
     sql = [s for _, s, _ in steps]
     assert sql[: len(LOCK_ORDER)] == [f'LOCK TABLE "{t}"' for t in LOCK_ORDER]
-    assert set(LOCK_ORDER) == set(TABLES) | {audit_table(t) for t in TABLES}
+    assert set(LOCK_ORDER) == set(TABLES) | {audit_table(t) for t in TABLES} | {"catalog_loads"}
+    # the writes of songs and artists lock their audit table, then catalog_loads
+    assert LOCK_ORDER.index("catalog_loads") > max(LOCK_ORDER.index(f"audit_{t}") for t in ("songs", "artists"))
     applied = [(t, r) for t, _, r in steps if t is not None]
     assert applied == [(t, r) for t in TABLES for r in ("deleted", "inserted")]
     tail = sql[len(LOCK_ORDER) + 2 * len(TABLES) :]
     assert tail == [
+        f"UPDATE catalog_loads SET published_at = {{{{ sql_now() }}}} WHERE run_id = {RUN}",
         f"DELETE FROM load_volumes WHERE run_id = {RUN}",
         "{% include 'publish/load_volumes.sql' %}",
         f'SELECT MIN(start_time), MAX(start_time) FROM "audit_songplays" WHERE run_id = {RUN}',

@@ -10,6 +10,7 @@ from airflow.sdk.exceptions import AirflowException
 from include.sparkify import config
 from include.sparkify.quality import (
     RELATIONAL_CHECKS,
+    WHOLE_TABLE_RELATIONAL,
     ColumnCheck,
     RelationalCheck,
     TableCheck,
@@ -19,6 +20,7 @@ from include.sparkify.quality import (
     not_empty,
     quality_checks,
     required_staged,
+    whole_table_checks,
 )
 
 NO_NULLS_NO_DUPLICATES = {"null_check": {"equal_to": 0}, "unique_check": {"equal_to": 0}}
@@ -43,7 +45,9 @@ def test_column_mapping_checks_the_key_and_the_columns_that_must_be_set():
 def test_every_relational_check_has_its_sql_file():
     for name in RELATIONAL_CHECKS:
         assert (config.SQL_DIR / "checks" / f"{name}.sql").is_file(), name
-    assert {p.stem for p in (config.SQL_DIR / "checks").glob("*.sql")} == set(RELATIONAL_CHECKS)
+    for name in WHOLE_TABLE_RELATIONAL:
+        assert (config.SQL_DIR / "checks" / f"{name}.sql").is_file(), name
+    assert {p.stem for p in (config.SQL_DIR / "checks").glob("*.sql")} == {*RELATIONAL_CHECKS, *WHOLE_TABLE_RELATIONAL}
 
 
 def test_the_operators_check_the_quoted_table_on_the_warehouse_connection():
@@ -63,16 +67,21 @@ def test_the_audit_checks_read_the_runs_rows_and_record_the_published_table():
     assert 'FROM "audit_songplays" WHERE run_id = {{ sql_string(run_id) }}' in keys.sql
 
 
-def test_not_empty_after_publishing_counts_the_published_rows_too_unless_the_table_is_rebuilt():
+def test_not_empty_after_publishing_reads_the_runs_rows_and_at_most_one_published_row():
     run_rows = 'SELECT "{key}" FROM "audit_{table}" WHERE run_id = {{{{ sql_string(run_id) }}}}'
-    # upserted: what is published stays, so the run may bring no row (a quiet hour)
+    # upserted: what is published stays, so the run may bring no row (a quiet hour); one
+    # published row tells "not empty" without scanning the table (it grows every hour)
     assert after_publish("users") == (
         "("
         + run_rows.format(key="user_id", table="users")
-        + ' UNION ALL SELECT "user_id" FROM "users") AS after_publish'
+        + ' UNION ALL SELECT "user_id" FROM (SELECT "user_id" FROM "users" LIMIT 1) AS published) AS after_publish'
     )
-    # truncate-insert: publishing replaces the table with the run's rows
-    assert after_publish("songs") == "(" + run_rows.format(key="song_id", table="songs") + ") AS after_publish"
+    # a catalog table: the run's rows replace it if it wrote any, else the published rows stay
+    songs = run_rows.format(key="song_id", table="songs")
+    assert after_publish("songs") == (
+        f'({songs} UNION ALL SELECT "song_id" FROM (SELECT "song_id" FROM "songs" LIMIT 1) AS published '
+        f"WHERE NOT EXISTS ({songs})) AS after_publish"
+    )
 
 
 def test_staged_columns_the_star_schema_needs_are_checked_in_the_runs_window():
@@ -82,8 +91,9 @@ def test_staged_columns_the_star_schema_needs_are_checked_in_the_runs_window():
     # song, artist and length only on NextSong events (other pages carry none)
     assert events.column_mapping["song"] == {"null_check": {"equal_to": 0, "partition_clause": "page = 'NextSong'"}}
     assert events.column_mapping["page"] == {"null_check": {"equal_to": 0}}
+    # the staged catalog: only in a run that rewrites songs from it (not every hour)
     songs = required_staged("staging_songs")
-    assert songs.partition_clause is None
+    assert songs.partition_clause == 'EXISTS (SELECT 1 FROM "audit_songs" WHERE run_id = {{ sql_string(run_id) }})'
     assert set(songs.column_mapping) == {"song_id", "title", "artist_id", "artist_name", "duration"}
 
 
@@ -128,3 +138,18 @@ def test_a_relational_check_reports_its_figures_as_the_value_found():
     assert (failed.success, failed.actual) == (False, "118; 120")
     [only_flag] = check._build_check_results([True])
     assert only_flag.actual == "[True]"  # no figure: the provider's own text stays
+
+
+def test_the_daily_whole_table_checks_read_the_published_tables_not_the_audit_rows():
+    with DAG("whole_probe", schedule=None) as dag:
+        whole_table_checks("Whole")
+    tasks = {t.task_id.split(".", 1)[1]: t for t in dag.tasks}
+    assert set(tasks) == {f"{t}_not_empty" for t in STAR} | {f"{t}_keys" for t in STAR} | {
+        "published_songplay_users_exist"
+    }
+    for table in STAR:
+        assert tasks[f"{table}_not_empty"].table == f'"{table}"'
+        keys = tasks[f"{table}_keys"]
+        assert keys.table == f'"{table}"' and keys.partition_clause is None
+        assert keys.column_mapping == column_mapping(table)
+        assert tasks["published_songplay_users_exist"].task_id in keys.downstream_task_ids

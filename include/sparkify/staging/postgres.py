@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from include.sparkify import config
-from include.sparkify.staging import columnar
+from include.sparkify.staging import columnar, columnar_copy
 from include.sparkify.staging.drift import DriftCounter
 from include.sparkify.staging.engine import Engine
 from include.sparkify.staging.lines import BOM, array_file, split_lines
@@ -92,7 +92,7 @@ class PostgresEngine(Engine):
         converter = mapper and columnar.ColumnarConverter.create(columns, fields, reasons, source.keyed)
         if converter:  # whole objects that are plainly valid: Arrow, one CSV COPY
             csv_copy = sql.SQL("{} (FORMAT csv)").format(copy_into)
-            objects = columnar.copy_plain_objects(
+            objects = columnar_copy.copy_plain_objects(
                 self.conn, self.s3, self.run.bucket, objects, converter, csv_copy, result, log
             )
 

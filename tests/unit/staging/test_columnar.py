@@ -66,8 +66,8 @@ def test_a_plain_object_becomes_one_csv_row_per_record_with_its_source_key(conve
     data = obj(copies=COPIES)
     assert len(data) >= columnar.MIN_OBJECT_BYTES
     done = converter.convert(data, "log_data/2018/11/2018-11-15-events.json", 1 << 20)
-    assert done.csv is not None and done.rows == COPIES
-    rows = list(csv.reader(io.StringIO(done.csv.decode())))
+    assert done.table is not None and done.rows == COPIES
+    rows = list(csv.reader(io.StringIO(done.to_csv().decode())))
     assert len(rows) == COPIES
     first = dict(zip([name for name, _ in COLUMNS] + ["source_key"], rows[0]))
     assert first["artist"] == "Sigur Rós" and first["userid"] == "15" and first["ts"] == "1542288600796"
@@ -75,9 +75,12 @@ def test_a_plain_object_becomes_one_csv_row_per_record_with_its_source_key(conve
     assert first["source_key"] == "log_data/2018/11/2018-11-15-events.json"
 
 
-def test_blank_lines_and_the_missing_final_newline_are_no_records(converter):
-    done = converter.convert(obj(b"", b"   ", line(userId="16")), "k", 1 << 20)
-    assert done.rows == COPIES + 1
+def test_a_final_newline_or_none_and_blank_lines_left_to_the_row_path(converter):
+    assert converter.convert(obj(line(userId="16")), "k", 1 << 20).rows == COPIES + 1  # no final newline
+    assert converter.convert(obj(line(userId="16")) + b"\n", "k", 1 << 20).rows == COPIES + 1
+    for blank in (b"", b"   ", b"\t"):  # the row path skips them, and numbers lines with them
+        assert converter.convert(obj(blank, line(userId="16")), "k", 1 << 20).why_not == "a blank line"
+    assert converter.convert(obj() + b"\n\n", "k", 1 << 20).table is None
 
 
 @pytest.mark.parametrize(
@@ -106,17 +109,19 @@ def test_blank_lines_and_the_missing_final_newline_are_no_records(converter):
         (line().replace(b"Hopp", b"\\ud800"), "a lone surrogate"),
         (b'{"ts": 1, broken', "malformed"),
         (line(song="x").replace(b'"x"', b'"\xff"'), "invalid UTF-8"),
+        (line(song="a:null"), "a string holding :null (the explicit-null count)"),
+        (line().replace(b'"song":"Hopp\xc3\xadpolla"', b'"song": null'), "a spaced null"),
         (b"[1, 2]", "an array"),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
 def test_anything_not_plainly_valid_goes_to_the_row_path(converter, odd, why):
-    assert converter.convert(obj(odd), "k", 1 << 20).csv is None, why
+    assert converter.convert(obj(odd), "k", 1 << 20).table is None, why
 
 
 def test_objects_out_of_bounds_or_starting_oddly_go_to_the_row_path(converter):
     assert converter.convert(obj(copies=2), "k", 1 << 20).why_not == "size"  # small: not worth it
-    assert converter.convert(b"\xef\xbb\xbf" + obj(), "k", 1 << 20).csv is None  # byte order mark
+    assert converter.convert(b"\xef\xbb\xbf" + obj(), "k", 1 << 20).table is None  # byte order mark
     assert converter.convert(obj(line(song="x" * 300)), "k", 200).why_not == "a record over the size limit"
 
 
@@ -124,24 +129,3 @@ def test_a_table_this_path_cannot_carry_has_no_converter():
     assert ColumnarConverter.create([("at", "timestamp without time zone")], ["at"], [], False) is None
     assert ColumnarConverter.create(COLUMNS, [None, *FIELDS[1:]], REASONS, False) is None  # nested jsonpath
     assert ColumnarConverter.create(COLUMNS, FIELDS, ["a rule without a flag"], False) is None
-
-
-def test_convert_all_keeps_the_order_and_fetches_only_what_fits():
-    fetched = []
-
-    class Obj:
-        def __init__(self, key, size):
-            self.key, self.size = key, size
-
-    class Converter:
-        def convert(self, data, key, limit):
-            return columnar.Converted(data, rows=1)
-
-    def fetch(o):
-        fetched.append(o.key)
-        return o.key.encode()
-
-    objects = [Obj("a", 20 << 10), Obj("tiny", 10), Obj("b", 20 << 10), Obj("huge", 65 << 20), Obj("c", 20 << 10)]
-    out = [(o.key, c.csv) for o, c in columnar.convert_all(fetch, objects, Converter(), 1 << 20)]
-    assert out == [("a", b"a"), ("tiny", None), ("b", b"b"), ("huge", None), ("c", b"c")]
-    assert fetched == ["a", "b", "c"]

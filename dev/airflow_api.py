@@ -103,11 +103,14 @@ class AirflowAPI:
         run = urllib.parse.quote(run_id, safe="")
         return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances", limit=1000)["task_instances"]
 
-    def failed_task_instances(self, dag_id: str) -> list[dict]:
-        """Task instances of every run of dag_id that failed or wait for a retry."""
-        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/~/taskInstances", state=["failed", "up_for_retry"], limit=1000)[
-            "task_instances"
-        ]
+    def all_task_instances(self, dag_id: str) -> list[dict]:
+        """The task instances of every run of dag_id, in any state (their latest try)."""
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/~/taskInstances", limit=1000)["task_instances"]
+
+    def task_tries(self, dag_id: str, run_id: str, task_id: str) -> list[dict]:
+        """Every try of one task instance: the recorded history plus the current try."""
+        run, task = urllib.parse.quote(run_id, safe=""), urllib.parse.quote(task_id, safe="")
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances/{task}/tries")["task_instances"]
 
     def retry_delay(self, dag_id: str, task_id: str):
         """The task's retry_delay (a timedelta), or None when the API does not say."""

@@ -385,30 +385,55 @@ class BackfillProgress:
             self.states, self.at = states, time.monotonic()
 
 
+FAILED = ("failed", "up_for_retry")
+
+
 class TaskFailures:
     """Says each task attempt that failed or is up for retry, once: the task, the run, the
     attempt, the first line of its error, when the retry is due and the log file's path."""
 
     def __init__(self, api: AirflowAPI, logs_dir: Path) -> None:
         self.api, self.logs_dir = api, logs_dir
-        self.seen: set[tuple] = set()
+        self.seen: set[tuple] = set()  # the attempts said
+        self.read: set[tuple] = set()  # the latest tries whose history was read
         self.messages: dict[str, list[str]] = {}
 
     def say_new(self, dag_id: str) -> None:
-        for ti in self.api.failed_task_instances(dag_id):
-            key = (dag_id, ti["dag_run_id"], ti["task_id"], ti["try_number"], ti["state"])
-            if key in self.seen:
+        """Reads every try from the task's history, not only the state polled now: between two
+        polls an attempt can fail and its retry start, and that attempt is said too."""
+        for ti in self.api.all_task_instances(dag_id):
+            if ti["state"] not in FAILED and ti["try_number"] <= 1:
                 continue
-            self.seen.add(key)
-            message = describe_failure(ti, self.logs_dir, retry_delay=self.api.retry_delay(dag_id, ti["task_id"]))
-            self.messages.setdefault(ti["dag_run_id"], []).append(message)
-            say(message)
+            latest = (dag_id, ti["dag_run_id"], ti["task_id"], ti["try_number"], ti["state"])
+            if latest in self.read:
+                continue
+            self.read.add(latest)
+            tries = self.api.task_tries(dag_id, ti["dag_run_id"], ti["task_id"])
+            # The history keeps an attempt that is or was up for retry as "failed": it is the
+            # current try of a task instance up for retry, or an earlier one.
+            retried = [{**t, "state": "up_for_retry"} if was_retried(t, ti) else t for t in tries]
+            for attempt in sorted((t for t in retried if t["state"] in FAILED), key=lambda t: t["try_number"]):
+                key = (dag_id, attempt["dag_run_id"], attempt["task_id"], attempt["try_number"], attempt["state"])
+                if key in self.seen:
+                    continue
+                self.seen.add(key)
+                delay = self.api.retry_delay(dag_id, attempt["task_id"])
+                message = describe_failure(attempt, self.logs_dir, retry_delay=delay)
+                self.messages.setdefault(attempt["dag_run_id"], []).append(message)
+                say(message)
 
     def final_message(self, dag_id: str, run: dict) -> str:
         self.say_new(dag_id)
         said = [m for m in self.messages.get(run["dag_run_id"], []) if "failed for good" in m]
         detail = "\n".join(said) or "  (no failed task found: see the run in the UI)"
         return f"{dag_id} run {run['dag_run_id']} failed: make run stops here.\n{detail}"
+
+
+def was_retried(attempt: dict, ti: dict) -> bool:
+    """Whether a try of `ti` (its latest try as the task-instance list shows it) was retried."""
+    if attempt["try_number"] == ti["try_number"]:
+        return ti["state"] == "up_for_retry"
+    return attempt["try_number"] < ti["try_number"]
 
 
 def describe_failure(ti: dict, logs_dir: Path, retry_delay: timedelta | None) -> str:

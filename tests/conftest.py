@@ -231,7 +231,7 @@ def scheduler_stack(tmp_path_factory):
             s3_port=free_port(),
             api_port=free_port(),
             bucket="sparkify-scheduler",
-            parallelism=4,
+            parallelism=8,  # as make run's stack: a backfill of 4 runs at once fills 8 slots
             extra_env={"SPARKIFY_RUN_DEADLINE_MINUTES": SCHEDULER_RUN_DEADLINE_MINUTES},
         )
         try:

@@ -141,11 +141,20 @@ def test_a_retry_names_the_attempt_the_error_the_due_time_and_the_log(tmp_path):
 
 
 class FailingAPI:
-    def __init__(self, tis: list[dict]) -> None:
-        self.tis = tis
+    """One task instance: `tries` is its history plus its current try, as Airflow's API
+    lists them; the latest try is what the task-instance list shows."""
 
-    def failed_task_instances(self, dag_id: str) -> list[dict]:
-        return self.tis
+    def __init__(self, tries: list[dict]) -> None:
+        self.tries = tries
+        self.history_reads = 0
+
+    def all_task_instances(self, dag_id: str) -> list[dict]:
+        return [self.tries[-1]]
+
+    def task_tries(self, dag_id: str, run_id: str, task_id: str) -> list[dict]:
+        """As Airflow's history keeps them: an attempt up for retry is recorded as failed."""
+        self.history_reads += 1
+        return [{**t, "state": "failed"} if t["state"] == "up_for_retry" else t for t in self.tries]
 
     def retry_delay(self, dag_id: str, task_id: str):
         return timedelta(seconds=5)
@@ -153,17 +162,38 @@ class FailingAPI:
 
 def test_each_failed_attempt_is_said_once_and_ends_in_the_final_message(tmp_path, capsys):
     api = FailingAPI([failed_ti("up_for_retry", 1)])
-    task_log(tmp_path, api.tis[0], [RAISED])
+    task_log(tmp_path, api.tries[0], [RAISED])
     failures = TaskFailures(api, tmp_path)
     failures.say_new("final_project")
-    failures.say_new("final_project")  # the same attempt: not said again
-    api.tis = [failed_ti("failed", 3)]
-    task_log(tmp_path, api.tis[0], [RAISED])
+    failures.say_new("final_project")  # the same attempt: not said again, its history not read again
+    assert api.history_reads == 1
+    api.tries = [failed_ti("up_for_retry", 1), failed_ti("up_for_retry", 2), failed_ti("failed", 3)]
+    for ti in api.tries[1:]:
+        task_log(tmp_path, ti, [RAISED])
     message = failures.final_message("final_project", {"dag_run_id": "asset_triggered__x"})
     lines = [line for line in said(capsys) if line.startswith("  !")]
-    assert len(lines) == 2 and "up for retry" in lines[0] and "failed for good" in lines[1]
+    assert [re.search(r"attempt (\d)", line)[1] for line in lines] == ["1", "2", "3"], lines
+    assert "up for retry" in lines[1] and "failed for good" in lines[2]
     assert message.startswith("final_project run asset_triggered__x failed: make run stops here.\n")
     assert "failed for good (attempt 3 of 3): StagingError: bad jsonpaths" in message
+
+
+def test_an_attempt_that_failed_between_two_polls_is_said_from_the_history(tmp_path, capsys):
+    """Polled while attempt 3 runs: attempts 1 and 2 failed since the last poll; both are said,
+    in order, though the task instance's state is running."""
+    history = [failed_ti("up_for_retry", 1), failed_ti("up_for_retry", 2)]
+    api = FailingAPI([*history, {**failed_ti("running", 3), "end_date": None}])
+    for ti in history:
+        task_log(tmp_path, ti, [RAISED])
+    TaskFailures(api, tmp_path).say_new("final_project")
+    lines = [line for line in said(capsys) if line.startswith("  !")]
+    assert [re.search(r"\(attempt (\d) of 3\), up for retry", line)[1] for line in lines] == ["1", "2"], lines
+
+
+def test_a_first_attempt_still_running_reads_no_history(tmp_path, capsys):
+    api = FailingAPI([{**failed_ti("running", 1), "end_date": None}])
+    TaskFailures(api, tmp_path).say_new("final_project")
+    assert api.history_reads == 0 and not [line for line in said(capsys) if line.startswith("  !")]
 
 
 def test_the_window_is_the_start_of_each_hour_in_it():

@@ -29,6 +29,7 @@ An object is plainly valid, here, when:
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 from collections.abc import Callable, Iterable
@@ -68,6 +69,28 @@ RULE_FLAGS: dict[str, Callable] = {
     "missing song_id": lambda t, pc: pc.is_null(t["song_id"]),
     "missing artist_id": lambda t, pc: pc.is_null(t["artist_id"]),
 }
+
+
+def _valid_utf8(data: bytes, slice_bytes: int = 1 << 20) -> bool:
+    """Whether the bytes are UTF-8, decoded a slice at a time: a whole object's str (up to 4
+    bytes a character) would cost more memory than the object itself."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    try:
+        for start in range(0, len(data), slice_bytes):
+            decoder.decode(view[start : start + slice_bytes])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _longest_line(data: bytes) -> int:
+    """The longest line's length, without a list of the lines."""
+    longest = start = 0
+    while (end := data.find(b"\n", start)) != -1:
+        longest, start = max(longest, end - start), end + 1
+    return max(longest, len(data) - start)
 
 
 def available() -> bool:
@@ -186,11 +209,9 @@ class ColumnarConverter:
         breaks = data.count(b"\n")
         if data.count(b"\n{") != breaks - final:  # a line that does not start an object
             return "a blank line", 0
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
+        if not _valid_utf8(data):
             return "invalid UTF-8", 0
-        if len(data) > max_record_bytes and max(map(len, data.split(b"\n"))) > max_record_bytes:
+        if len(data) > max_record_bytes and _longest_line(data) > max_record_bytes:
             return "a record over the size limit", 0
         return "", breaks - final + 1
 

@@ -350,9 +350,12 @@ def run_window(api: AirflowAPI, failures: TaskFailures, start: str, end: str) ->
     while True:
         runs = window_runs(api.runs("final_project"))
         failures.say_new("final_project")
-        done = api.backfill(backfill["id"])["completed_at"]
-        if done and all(r["state"] in ("success", "failed") for r in runs):
-            say(f"  backfill {backfill['id']} completed: {run_states(runs)} ({time.monotonic() - progress.t0:.0f}s)")
+        # Done when every run of the window finished. Not waiting for the backfill's
+        # completed_at: the scheduler sets it on a 30 s timer (_mark_backfills_complete).
+        if len(runs) >= len(hours) and all(r["state"] in ("success", "failed") for r in runs):
+            say(
+                f"  backfill {backfill['id']}: its runs finished: {run_states(runs)} ({time.monotonic() - progress.t0:.0f}s)"
+            )
             return runs
         progress(runs)
         time.sleep(5)

@@ -125,6 +125,22 @@ def test_objects_out_of_bounds_or_starting_oddly_go_to_the_row_path(converter):
     assert converter.convert(obj(line(song="x" * 300)), "k", 200).why_not == "a record over the size limit"
 
 
+def test_a_record_longer_than_arrows_block_is_parsed_whole(converter):
+    """Arrow reads 1 MiB blocks; a longer record straddles two and is still parsed as one
+    (what refuses it is its song's VARCHAR(512), a check of the parsed column)."""
+    long = line(song="x" * (1 << 20))  # within a 4 MiB record limit
+    assert converter.convert(obj(long), "k", 4 << 20).why_not == "song over 512 bytes"
+
+
+def test_utf8_is_checked_a_slice_at_a_time_across_slice_boundaries():
+    euro = "€".encode()  # three bytes
+    whole = b"a" * 4 + euro + b"b"  # the euro sign straddles the 5-byte slices
+    assert columnar._valid_utf8(whole, slice_bytes=5)
+    assert not columnar._valid_utf8(whole[:5], slice_bytes=5)  # cut inside the sign
+    assert not columnar._valid_utf8(b"a" * 7 + b"\xed\xa0\x80", slice_bytes=5)  # an encoded surrogate
+    assert columnar._longest_line(b"ab\nabcd\n") == 4 and columnar._longest_line(b"abc") == 3
+
+
 def test_a_table_this_path_cannot_carry_has_no_converter():
     assert ColumnarConverter.create([("at", "timestamp without time zone")], ["at"], [], False) is None
     assert ColumnarConverter.create(COLUMNS, [None, *FIELDS[1:]], REASONS, False) is None  # nested jsonpath

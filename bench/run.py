@@ -800,7 +800,7 @@ class Bench:
             s3_port=free_port(),
             api_port=free_port(),
             bucket="bench-scheduler",
-            parallelism=4,
+            parallelism=8,  # make run's default (SPARKIFY_PARALLELISM): what a user's stack runs
         )
 
     def record_scheduler_again(self) -> None:

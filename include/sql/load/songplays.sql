@@ -17,18 +17,37 @@ WITH plays AS (
         AND e.ts < {{ w.end_ms }}
 ),
 
+-- Only the catalog rows a play of the window can match: whole (title, artist_name,
+-- duration) groups are kept or left out, so each group's pick is what it would be over
+-- the whole catalog, and an hourly run does not rank the whole catalog. A join with the
+-- plays' distinct keys, not a correlated EXISTS: Redshift rejects a correlation into a
+-- subquery holding a window function, and plays holds one
+-- (https://docs.aws.amazon.com/redshift/latest/dg/r_correlated_subqueries.html).
+played AS (
+    SELECT DISTINCT
+        song,
+        artist,
+        length
+    FROM plays
+),
+
 catalog AS (
     SELECT
-        song_id,
-        artist_id,
-        title,
-        artist_name,
-        duration,
+        s.song_id,
+        s.artist_id,
+        s.title,
+        s.artist_name,
+        s.duration,
         ROW_NUMBER() OVER (
-            PARTITION BY title, artist_name, duration
-            ORDER BY song_id, artist_id
+            PARTITION BY s.title, s.artist_name, s.duration
+            ORDER BY s.song_id, s.artist_id
         ) AS pick
-    FROM staging_songs
+    FROM staging_songs AS s
+    INNER JOIN played AS k
+        ON
+            s.title = k.song
+            AND s.artist_name = k.artist
+            AND s.duration = k.length
 )
 
 SELECT

@@ -581,6 +581,8 @@ class Bench:
         setup["catalog_insert_seconds"] = self.grow_catalog(catalog)
         publish = self.parse_run(self.python("-m", "bench.hourly_once", "hours", hours[0], env=env))["hours"][0]
         setup["catalog_publish_run_seconds"] = publish["seconds"]
+        with self.warehouse() as conn:  # the rewritten songs and artists analysed, as autovacuum
+            conn.execute("VACUUM ANALYZE songs, artists")  # would, not while the next runs are timed
         large_catalog = timed()
         setup["history_insert_seconds_10m"] = self.add_history(history[0], history[1])
         long_history = timed()

@@ -404,9 +404,7 @@ class TaskFailures:
     def say_new(self, dag_id: str) -> None:
         """Reads every try from the task's history, not only the state polled now: between two
         polls an attempt can fail and its retry start, and that attempt is said too."""
-        for ti in self.api.all_task_instances(dag_id):
-            if ti["state"] not in FAILED and ti["try_number"] <= 1:
-                continue
+        for ti in self.api.failed_or_retried_task_instances(dag_id):
             latest = (dag_id, ti["dag_run_id"], ti["task_id"], ti["try_number"], ti["state"])
             if latest in self.read:
                 continue

@@ -148,8 +148,9 @@ class FailingAPI:
         self.tries = tries
         self.history_reads = 0
 
-    def all_task_instances(self, dag_id: str) -> list[dict]:
-        return [self.tries[-1]]
+    def failed_or_retried_task_instances(self, dag_id: str) -> list[dict]:
+        latest = self.tries[-1]
+        return [latest] if latest["state"] in ("failed", "up_for_retry") or latest["try_number"] > 1 else []
 
     def task_tries(self, dag_id: str, run_id: str, task_id: str) -> list[dict]:
         """As Airflow's history keeps them: an attempt up for retry is recorded as failed."""

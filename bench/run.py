@@ -702,7 +702,9 @@ class Bench:
                 finished = [r for r in runs if r["state"] in ("success", "failed")]
                 if completed and not runs:
                     raise RuntimeError(f"backfill {backfill['id']} completed without creating a run")
-                if completed and len(finished) == len(runs):
+                # Done when the day's 24 runs finished, not waiting for completed_at, which the
+                # scheduler sets on a 30 s timer (the figures come from the runs' own times).
+                if len(finished) == len(runs) and (completed or len(runs) >= 24):
                     say(
                         f"  backfill {backfill['id']} completed: {len(finished)} runs "
                         f"({time.monotonic() - started:.0f}s)"
@@ -749,7 +751,7 @@ class Bench:
                 "SELECT COUNT(*) FROM task_instance AS ti JOIN dag_run AS r ON r.dag_id = ti.dag_id "
                 "AND r.run_id = ti.run_id WHERE r.dag_id = 'final_project' AND r.run_type = 'backfill'"
             ).fetchone()[0]
-        runner = "Airflow scheduler, LocalExecutor, parallelism 4, metadata on PostgreSQL"
+        runner = "Airflow scheduler, LocalExecutor, parallelism 8, metadata on PostgreSQL"
         full_seconds = round((full_end - full_start).total_seconds(), 1)
         self.add(
             "initial_full_load",

@@ -52,7 +52,7 @@ from include.sparkify.migrations import apply_migrations
 def create_tables():
     begin = EmptyOperator(task_id=ids.BEGIN)
 
-    @task(task_id=ids.CREATE_TABLES)
+    @task(task_id=ids.CREATE_TABLES, multiple_outputs=False)  # the dict alone, not one XCom per key
     def migrate(run_id: str | None = None) -> dict:
         """Applies the pending migrations; returns the schema version and what changed."""
         conn = BaseHook.get_connection(config.REDSHIFT_CONN_ID).get_hook().get_conn()

@@ -105,14 +105,16 @@ from include.sparkify.window import Window
     doc_md=__doc__,
 )
 def final_project():
-    @task(task_id=ids.BEGIN)
+    # multiple_outputs=False: a task returning a dict would push every key as an XCom of
+    # its own besides the dict (13 for a staging result), each one a request to the API server.
+    @task(task_id=ids.BEGIN, multiple_outputs=False)
     def begin_execution(dag_run=None) -> dict:
         """Decides what this run loads: its data interval, or everything (a full load)."""
         window = Window.from_run(dag_run)
         print(f"This run loads: {window.describe()}")
         return window.describe()
 
-    @task
+    @task(multiple_outputs=False)
     def stage(table: str, dag_run=None, run_id=None, params=None) -> dict:
         """Stages one source from S3 into its staging table (COPY on Redshift, streamed COPY on
         PostgreSQL) and reports the source keys staging does not map (schema drift)."""

@@ -255,7 +255,7 @@ def main() -> int:
             raise RunFailed(failures.final_message("final_project", full))
 
     runs = run_window(api, failures, start, end)
-    wait_for_rollups(api)
+    wait_for_rollups(api, rollup_due(runs))
     from dev.report import report
 
     print(report(stack, api, full, runs))
@@ -267,23 +267,49 @@ def main() -> int:
     return 0
 
 
-def wait_for_rollups(api: AirflowAPI, timeout: float = 300) -> None:
-    """Until the rollup runs the published days and months fired have finished (the
-    scheduler creates them within seconds of the hour that completes a day)."""
-    import time
+def rollup_due(runs: list[dict]) -> dict[str, datetime]:
+    """The days whose 24 hourly runs are among ``runs``, all succeeded: each fires a
+    sparkify_analytics run once its last hour is published, so after that run started."""
+    by_day: dict[str, list[dict]] = {}
+    for run in runs:
+        by_day.setdefault(parse_when(run["data_interval_start"])[:10], []).append(run)
+    return {
+        day: max(datetime.fromisoformat(r["start_date"]) for r in day_runs)
+        for day, day_runs in by_day.items()
+        if len(day_runs) == 24 and all(r["state"] == "success" for r in day_runs)
+    }
 
+
+def wait_for_rollups(api: AirflowAPI, due: dict[str, datetime], timeout: float = 300) -> None:
+    """Until the rollups the window fired have finished: for each day in ``due``, a finished
+    sparkify_analytics run of that day queued after the given time, and no rollup run queued
+    or running for 3 s. A rollup run exists within a second of the asset event that completes
+    its partition (a day's 24th hour; a month's last day), so 3 s without one means the chain
+    is done."""
     rollups = (task_ids.ANALYTICS_DAG, task_ids.MONTHLY_DAG)
-    deadline, quiet_since = time.monotonic() + timeout, None
+    deadline, quiet_since, said = time.monotonic() + timeout, None, None
     while time.monotonic() < deadline:
-        pending = [r for d in rollups for r in api.runs(d) if r["state"] in ("queued", "running")]
-        if pending:
-            say(f"  rollups running: {', '.join(sorted(r['partition_key'] or '-' for r in pending))}")
+        runs = {d: api.runs(d) for d in rollups}
+        pending = [r for d in rollups for r in runs[d] if r["state"] in ("queued", "running")]
+        rolled_up = {
+            day
+            for day, after in due.items()
+            for r in runs[task_ids.ANALYTICS_DAG]
+            if r["partition_key"] == day
+            and r["state"] in ("success", "failed")
+            and datetime.fromisoformat(r["queued_at"]) >= after
+        }
+        if pending or rolled_up != set(due):
+            keys = ", ".join(sorted({r["partition_key"] or "-" for r in pending} | (set(due) - rolled_up)))
+            if keys != said:
+                say(f"  rollups running: {keys}")
+                said = keys
             quiet_since = None
         elif quiet_since is None:
             quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since > 10:  # nothing new for a while: the chain is done
+        elif time.monotonic() - quiet_since >= 3:
             return
-        time.sleep(3)
+        time.sleep(1)
     say(f"  rollups still running after {timeout:.0f} s: the report shows them as they are")
 
 

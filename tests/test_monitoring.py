@@ -276,10 +276,18 @@ def test_make_run_report_shows_the_dq_history(airflow_db, schema, monkeypatch):
     for name in ("SPARKIFY_ALERT_EMAILS", "AIRFLOW_CONN_SMTP_DEFAULT", "AIRFLOW_CONN_SLACK_API_DEFAULT"):
         monkeypatch.delenv(name, raising=False)
     with warehouse(schema) as conn:
-        conn.execute("TRUNCATE dq_history")
+        conn.execute("TRUNCATE dq_history, users, songs, artists, time")
+        # one published row in each table: the "not empty" checks pass (songplays: stage_plays)
+        conn.execute("INSERT INTO users (user_id, last_seen_at) VALUES (15, TIMESTAMP '2018-11-15 10:00:00')")
+        conn.execute("INSERT INTO songs (song_id) VALUES ('SOPROBE')")
+        conn.execute("INSERT INTO artists (artist_id) VALUES ('ARPROBE')")
+        conn.execute(
+            "INSERT INTO time (start_time, hour, day, week, month, year, weekday) "
+            "VALUES (TIMESTAMP '2018-11-15 10:00:00', 10, 15, 46, 11, 2018, 4)"
+        )
     assert dq_history_lines(schema.warehouse_dsn()) == ["  (no results recorded yet)"]
 
-    dag = failing_check_dag(("Run_data_quality_checks.songplays_not_empty", CHECK_TASK))
+    dag = failing_check_dag(("Run_data_quality_checks.tables_not_empty", CHECK_TASK))
     stage_plays(schema, 1)
     first_start = datetime.now(UTC).replace(tzinfo=None)
     try:
@@ -291,19 +299,23 @@ def test_make_run_report_shows_the_dq_history(airflow_db, schema, monkeypatch):
     assert (first.state, second.state) == ("failed", "success")
 
     lines = dq_history_lines(schema.warehouse_dsn())
-    # Ordered by table, then check: the row count passed twice (its latest value: 1, true);
-    # the reconciliation failed once then passed, so it is FAIL, with when it last failed.
-    assert lines[0] == (
-        "  PASS  songplays       row_count_check                 2 results,    2 passed,   0 failed; "
+    # Ordered by table, then check: each table's "not empty" passed twice (its latest value: 1,
+    # true); songplays' reconciliation failed once then passed, so it is FAIL, with when it
+    # last failed.
+    not_empty = {
+        table: f"  PASS  {table:<15} {table + '_not_empty':<28}    2 results,    2 passed,   0 failed; "
         "latest: 1 (all truthy)"
-    )
+        for table in ("artists", "songplays", "songs", "time", "users")
+    }
+    assert lines[0] == not_empty["artists"] and lines[2] == not_empty["songplays"], lines
+    assert lines[3:] == [not_empty["songs"], not_empty["time"], not_empty["users"]], lines
     prefix = (
         f"  FAIL  songplays       {'songplays_match_staging':<28}    2 results,    1 passed,   1 failed; "
         f"latest: {FIGURE.format(staged=0)[:60]} (all truthy), last failed "
     )
     assert lines[1].startswith(prefix), lines[1]
     assert lines[1][len(prefix) :] in minutes_between(first_start, first_end), lines[1]
-    assert len(lines) == 2, lines
+    assert len(lines) == 6, lines
 
 
 # Songs and NextSong events for the daily listening section: three days; user 1 turns paid

@@ -86,7 +86,7 @@ def test_every_check_of_the_run_is_in_the_dq_history(asset_triggered_run, source
             (run_id,),
         ).fetchall()
     # What the DAG declares: per table "not empty" and its key/column checks, then the relational checks.
-    declared = {("row_count_check", t) for t in TABLES}
+    declared = {(f"{t}_not_empty", t) for t in TABLES}
     declared |= {(f"{col}.{check}", t) for t in TABLES for col, checks in column_mapping(t).items() for check in checks}
     declared |= {(f"{col}.null_check", t) for t, (_, columns) in REQUIRED_STAGED.items() for col in columns}
     declared |= set(RELATIONAL_CHECKS.items())

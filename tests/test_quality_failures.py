@@ -76,6 +76,55 @@ def test_a_runs_songplay_whose_user_will_not_exist_fails_with_the_figure(schema)
     assert "songplays of the run without a user: 1" in message
 
 
+def test_the_not_empty_checks_fail_only_for_the_table_that_would_be_empty(schema):
+    """One task checks the five tables, each check counting only its own table after
+    publishing. The run wrote songplays, users and artists but no songs; songs and artists
+    are empty and time holds one published row: only songs would be empty."""
+    run_id = "probe__empty_songs"
+    with warehouse(schema) as conn:
+        conn.execute("TRUNCATE songs, artists, time")
+        conn.execute("DELETE FROM audit_songs WHERE run_id LIKE 'probe__%'")
+        conn.execute(
+            "INSERT INTO audit_songplays (run_id, songplay_id, start_time, user_id) "
+            "VALUES (%s, 'probe-empty', TIMESTAMP '2018-11-15 10:00:00', 15)",
+            (run_id,),
+        )
+        conn.execute(
+            "INSERT INTO audit_users (run_id, user_id, last_seen_at) VALUES (%s, 15, TIMESTAMP '2018-11-15 10:00:00')",
+            (run_id,),
+        )
+        conn.execute("INSERT INTO audit_artists (run_id, artist_id) VALUES (%s, 'ARPROBE')", (run_id,))
+        conn.execute(
+            "INSERT INTO time (start_time, hour, day, week, month, year, weekday) "
+            "VALUES (TIMESTAMP '2018-11-15 10:00:00', 10, 15, 46, 11, 2018, 4)"
+        )
+    op = rendered(checks_by_name()["tables_not_empty"], run_id)
+    try:
+        with pytest.raises(Exception) as failure:
+            op.execute(context={})
+        first = {r.name: (r.table, r.success, r.actual) for r in op.check_results}
+        with warehouse(schema) as conn:  # the run's one song: no table would be empty
+            conn.execute("INSERT INTO audit_songs (run_id, song_id) VALUES (%s, 'SOPROBE')", (run_id,))
+        op.execute(context={})
+        second = {r.name: r.success for r in op.check_results}
+    finally:
+        with warehouse(schema) as conn:
+            for table in ("songplays", "users", "songs", "artists"):
+                conn.execute(f"DELETE FROM audit_{table} WHERE run_id LIKE 'probe__%'")
+            conn.execute("TRUNCATE time")
+    assert first == {
+        "songplays_not_empty": ("songplays", True, "1"),
+        "users_not_empty": ("users", True, "1"),
+        "songs_not_empty": ("songs", False, "0"),
+        "artists_not_empty": ("artists", True, "1"),
+        "time_not_empty": ("time", True, "1"),
+    }
+    failed = str(failure.value).split("The following tests have failed:", 1)[1]
+    assert "songs_not_empty" in failed and "'result': '0'" in failed
+    assert not any(f"{t}_not_empty" in failed for t in ("songplays", "users", "artists", "time"))
+    assert set(second.values()) == {True}
+
+
 def test_empty_table_fails_naming_table_and_value(schema):
     with warehouse(schema) as conn:
         conn.execute("DROP TABLE IF EXISTS dq_probe_empty")

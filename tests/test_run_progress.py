@@ -7,9 +7,20 @@ import json
 import re
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from dev.run import BackfillProgress, RunProgress, TaskFailures, describe_failure, first_error_line, still, window_hours
+from dev import run as dev_run
+from dev.run import (
+    BackfillProgress,
+    RunProgress,
+    TaskFailures,
+    describe_failure,
+    first_error_line,
+    rollup_due,
+    still,
+    wait_for_rollups,
+    window_hours,
+)
 
 
 class FakeAPI:
@@ -218,4 +229,92 @@ def test_backfill_progress_names_the_states_and_each_running_hour(capsys):
     BackfillProgress(api, 7, lambda rs: rs)(runs)
     assert [re.sub(r" \(\d+s\)$", "", line) for line in said(capsys)] == [
         "  backfill 7: 1 queued, 1 running, 1 success; now: 02:00 Stage_events+Stage_songs"
+    ]
+
+
+def hourly_run(day: str, hour: int, state: str = "success", start: str = "2026-11-29T16:00:00+00:00") -> dict:
+    return {"data_interval_start": f"{day}T{hour:02d}:00:00+00:00", "state": state, "start_date": start}
+
+
+def test_a_day_is_due_a_rollup_when_its_24_runs_succeeded_after_the_last_one_started():
+    runs = [hourly_run("2018-11-01", h, start=f"2026-11-29T16:{h:02d}:00+00:00") for h in range(24)]
+    runs += [hourly_run("2018-11-02", h) for h in range(3)]  # part of a day: no rollup
+    due = rollup_due(runs)
+    assert list(due) == ["2018-11-01"] and due["2018-11-01"].isoformat() == "2026-11-29T16:23:00+00:00"
+    runs[5]["state"] = "failed"  # a day with a failed hour is not published whole: no rollup fires
+    assert rollup_due(runs) == {}
+
+
+class Clock:
+    """time.monotonic and time.sleep for dev.run: sleeping advances the clock, nothing waits."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class RollupAPI:
+    """Rollup runs per poll (a poll reads sparkify_analytics, then the monthly rollup, which
+    ends it); after the last step, the last step again."""
+
+    def __init__(self, steps: list[dict[str, list[dict]]]) -> None:
+        self.steps, self.polls = steps, 0
+
+    def runs(self, dag_id: str) -> list[dict]:
+        step = self.steps[min(self.polls, len(self.steps) - 1)]
+        if dag_id == "sparkify_monthly_listening":
+            self.polls += 1
+        return step.get(dag_id, [])
+
+
+def rollup_run(key: str, state: str, queued_at: str) -> dict:
+    return {"partition_key": key, "state": state, "queued_at": queued_at}
+
+
+def test_the_rollup_wait_ends_when_the_windows_day_and_what_it_fired_have_finished(monkeypatch, capsys):
+    clock = Clock()
+    monkeypatch.setattr(dev_run, "time", clock)
+    old = rollup_run("2018-11-01", "success", "2026-11-29T16:10:00+00:00")  # from the full load, before the window
+    new = "2026-11-29T16:30:00+00:00"
+    api = RollupAPI(
+        [
+            {"sparkify_analytics": [old]},  # the window's rollup not created yet: waiting
+            {"sparkify_analytics": [old]},
+            {"sparkify_analytics": [old, rollup_run("2018-11-01", "running", new)]},
+            {
+                "sparkify_analytics": [old, rollup_run("2018-11-01", "success", new)],
+                "sparkify_monthly_listening": [rollup_run("2018-11", "queued", new)],  # the day completed the month
+            },
+            {
+                "sparkify_analytics": [old, rollup_run("2018-11-01", "success", new)],
+                "sparkify_monthly_listening": [rollup_run("2018-11", "success", new)],
+            },
+        ]
+    )
+    wait_for_rollups(api, {"2018-11-01": datetime.fromisoformat("2026-11-29T16:29:00+00:00")})
+    assert api.polls >= 5 + 3  # every step seen, then 3 s without a rollup pending
+    assert 7 <= clock.now < 10  # the last step seen at 4 s, then 3 s quiet
+    assert said(capsys) == ["  rollups running: 2018-11-01", "  rollups running: 2018-11"]
+
+
+def test_the_rollup_wait_of_a_window_without_a_complete_day_ends_when_nothing_is_pending(monkeypatch, capsys):
+    clock = Clock()
+    monkeypatch.setattr(dev_run, "time", clock)
+    wait_for_rollups(RollupAPI([{}]), {})
+    assert 3 <= clock.now < 5 and said(capsys) == []
+
+
+def test_a_rollup_that_never_comes_ends_the_wait_at_its_timeout(monkeypatch, capsys):
+    clock = Clock()
+    monkeypatch.setattr(dev_run, "time", clock)
+    wait_for_rollups(RollupAPI([{}]), {"2018-11-01": datetime.fromisoformat("2026-11-29T16:29:00+00:00")}, timeout=30)
+    assert 30 <= clock.now < 32
+    assert said(capsys) == [
+        "  rollups running: 2018-11-01",
+        "  rollups still running after 30 s: the report shows them as they are",
     ]

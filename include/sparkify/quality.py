@@ -4,9 +4,10 @@ published. Any failing check fails the run, and ``Publish`` does not run.
 A load writes the run's rows into ``audit_<table>`` (include/sparkify/loads.py). The checks
 read those rows, and how they would combine with what is published:
 
-* per table, "not empty after publishing", then "no null or duplicate keys" in the run's
-  rows. Duplicates after publishing can only come from the run's rows: publishing deletes
-  every published row whose key comes again, and the published keys are unique already;
+* every table "not empty after publishing" (one task for the five tables), and per table "no
+  null or duplicate keys" in the run's rows. Duplicates after publishing can only come from
+  the run's rows: publishing deletes every published row whose key comes again, and the
+  published keys are unique already;
 * the relational checks in include/sql/checks/ (users of the run's songplays present after
   publishing, the window reconciliation, the volume against history);
 * schema drift that loses data: a source key renamed upstream leaves a column the star
@@ -19,7 +20,13 @@ once a day by ``warehouse_checks`` (``whole_table_checks``).
 
 Every check's result, passed or failed, is recorded in ``dq_history`` before its task
 ends (``monitoring.RecordedCheck`` on the provider's operators); the table recorded is the
-published table the rows are for."""
+published table the rows are for.
+
+Each check task costs a task instance (about half a CPU-second of scheduler, API server,
+worker and task process on the local stack, docs/benchmarks.md) on every hourly run, for a
+query of a few milliseconds. So checks that read the same kind of relation share a task:
+the five "not empty" checks are one ``SQLTableCheckOperator``, each table's key and column
+checks one ``SQLColumnCheckOperator``; each check keeps its own name and result row."""
 
 from __future__ import annotations
 
@@ -106,11 +113,19 @@ def after_publish(table: str) -> str:
 
 
 class TableCheck(RecordedCheck, SQLTableCheckOperator):
-    """SQLTableCheckOperator whose results are recorded in dq_history."""
+    """SQLTableCheckOperator whose results are recorded in dq_history. ``check_tables``: the
+    table each check is about, when one task checks several (else ``checked_table``)."""
 
-    def __init__(self, *, checked_table: str | None = None, **kwargs):
+    def __init__(self, *, checked_table: str | None = None, check_tables: dict[str, str] | None = None, **kwargs):
         super().__init__(**kwargs)
         self.checked_table = checked_table
+        self.check_tables = check_tables or {}
+
+    def _build_check_results(self, records):
+        results = super()._build_check_results(records)
+        for result in results:
+            result.table = self.check_tables.get(result.name, result.table)
+        return results
 
 
 class ColumnCheck(RecordedCheck, SQLColumnCheckOperator):
@@ -145,14 +160,31 @@ class RelationalCheck(RecordedCheck, SQLCheckOperator):
         return results
 
 
-def not_empty(table: str, task_id: str | None = None, relation: str | None = None) -> SQLTableCheckOperator:
-    """``table`` holds rows (``relation``: the rows to count instead, e.g. after_publish)."""
+def not_empty(table: str, task_id: str | None = None) -> SQLTableCheckOperator:
+    """``table`` holds rows (a whole published table: the daily checks)."""
     return TableCheck(
         task_id=task_id or f"{table}_not_empty",
         conn_id=config.REDSHIFT_CONN_ID,
-        table=relation or f'"{table}"',
+        table=f'"{table}"',
         checked_table=table,
         checks={"row_count_check": {"check_statement": "COUNT(*) > 0"}},
+    )
+
+
+def tables_not_empty(tables, task_id: str = "tables_not_empty") -> SQLTableCheckOperator:
+    """Each of ``tables`` will hold rows once the run is published (``after_publish``): one
+    task, one check per table (``<table>_not_empty``, recorded for that table)."""
+    parts = [f"SELECT '{table}' AS published_table FROM {after_publish(table)}" for table in tables]
+    checks = {
+        f"{table}_not_empty": {"check_statement": "COUNT(*) > 0", "partition_clause": f"published_table = '{table}'"}
+        for table in tables
+    }
+    return TableCheck(
+        task_id=task_id,
+        conn_id=config.REDSHIFT_CONN_ID,
+        table=f"({' UNION ALL '.join(parts)}) AS after_publish",
+        checks=checks,
+        check_tables={f"{table}_not_empty": table for table in tables},
     )
 
 
@@ -206,11 +238,9 @@ def whole_table_checks(group_id: str) -> TaskGroup:
 
 def quality_checks(group_id: str = QUALITY_CHECKS) -> TaskGroup:
     with TaskGroup(group_id=group_id, tooltip="Audit of the run's rows before they are published") as group:
-        per_table = [
-            not_empty(table, relation=after_publish(table)) >> keys_valid(table, column_mapping(table), audit=True)
-            for table in TABLES
-        ]
-        drift = [required_staged(t) for t in REQUIRED_STAGED]
+        first = [tables_not_empty(TABLES)]
+        first += [keys_valid(table, column_mapping(table), audit=True) for table in TABLES]
+        first += [required_staged(t) for t in REQUIRED_STAGED]
         relational = [
             RelationalCheck(
                 task_id=name,
@@ -221,6 +251,6 @@ def quality_checks(group_id: str = QUALITY_CHECKS) -> TaskGroup:
             )
             for name, table in RELATIONAL_CHECKS.items()
         ]
-        for upstream in (*per_table, *drift):
+        for upstream in first:
             upstream >> relational
     return group

@@ -79,7 +79,7 @@ def test_final_project_shape(dagbag):
         assert up[dim] == {"Load_songplays_fact_table"}
     checks = {t for t in up if t.startswith("Run_data_quality_checks.")}
     assert {t.split(".")[1] for t in checks} >= {
-        "songplays_not_empty",
+        "tables_not_empty",
         "songplays_keys",
         "songplay_users_exist",
         "songplays_match_staging",

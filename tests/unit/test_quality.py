@@ -20,6 +20,7 @@ from include.sparkify.quality import (
     not_empty,
     quality_checks,
     required_staged,
+    tables_not_empty,
     whole_table_checks,
 )
 
@@ -84,6 +85,25 @@ def test_not_empty_after_publishing_reads_the_runs_rows_and_at_most_one_publishe
     )
 
 
+def test_one_task_checks_every_table_not_empty_after_publishing_each_with_its_own_result():
+    check = tables_not_empty(STAR)
+    assert isinstance(check, TableCheck) and check.task_id == "tables_not_empty"
+    assert set(check.checks) == {f"{t}_not_empty" for t in STAR}
+    for table in STAR:
+        # each check counts its own table's rows after publishing, nothing else
+        assert check.checks[f"{table}_not_empty"] == {
+            "check_statement": "COUNT(*) > 0",
+            "partition_clause": f"published_table = '{table}'",
+        }
+        assert f"SELECT '{table}' AS published_table FROM {after_publish(table)}" in check.table
+    check.checks["songs_not_empty"].update(result="0", success=False)
+    for name in set(check.checks) - {"songs_not_empty"}:
+        check.checks[name].update(result="1", success=True)
+    results = {r.name: r for r in check._build_check_results([("songs_not_empty", 0)])}
+    assert results["songs_not_empty"].table == "songs" and not results["songs_not_empty"].success
+    assert results["time_not_empty"].table == "time" and results["time_not_empty"].success
+
+
 def test_staged_columns_the_star_schema_needs_are_checked_in_the_runs_window():
     events = required_staged("staging_events")
     assert events.table == '"staging_events"' and events.checked_table == "staging_events"
@@ -97,25 +117,26 @@ def test_staged_columns_the_star_schema_needs_are_checked_in_the_runs_window():
     assert set(songs.column_mapping) == {"song_id", "title", "artist_id", "artist_name", "duration"}
 
 
-def test_the_group_runs_per_table_and_staged_column_checks_then_the_relational_ones():
+def test_the_group_runs_not_empty_per_table_and_staged_column_checks_then_the_relational_ones():
     with DAG("quality_probe", schedule=None) as dag:
         group = quality_checks("Checks")
     assert group.group_id == "Checks"
     up = {t.task_id: set(t.upstream_task_ids) for t in dag.tasks}
+    assert up["Checks.tables_not_empty"] == set()
+    assert set(dag.get_task("Checks.tables_not_empty").checks) == {f"{t}_not_empty" for t in STAR}
     for table in STAR:
-        assert up[f"Checks.{table}_not_empty"] == set()
-        assert up[f"Checks.{table}_keys"] == {f"Checks.{table}_not_empty"}
+        assert up[f"Checks.{table}_keys"] == set()
         assert dag.get_task(f"Checks.{table}_keys").table == f'"audit_{table}"'
     staged = {"Checks.staging_events_required_columns", "Checks.staging_songs_required_columns"}
     assert all(up[t] == set() for t in staged)
-    first = {f"Checks.{table}_keys" for table in STAR} | staged
+    first = {"Checks.tables_not_empty"} | {f"Checks.{table}_keys" for table in STAR} | staged
     for name, table in RELATIONAL_CHECKS.items():
         task = dag.get_task(f"Checks.{name}")
         assert isinstance(task, RelationalCheck) and task.checked_table == table
         assert task.sql == f"checks/{name}.sql"
         assert up[f"Checks.{name}"] == first
         assert task.params["volume_min_ratio"] == config.VOLUME_MIN_RATIO  # a run's conf may override it
-    assert len(dag.tasks) == 2 * len(STAR) + len(staged) + len(RELATIONAL_CHECKS)
+    assert len(dag.tasks) == 1 + len(STAR) + len(staged) + len(RELATIONAL_CHECKS)
 
 
 def test_a_failing_column_check_names_its_table():

@@ -656,7 +656,7 @@ class Stack:
             self.api_healthy,
             240,
             "the Airflow API server, scheduler, DAG processor and triggerer",
-            interval=2,
+            interval=1,
             log=self.log_dir / "airflow-scheduler.log",
         )
 

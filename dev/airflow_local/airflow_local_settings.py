@@ -13,7 +13,9 @@ afresh, so an edit to include/ reaches the next task without restarting the stac
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
+import os
 import sys
 
 __all__: list[str] = []  # no policies or settings: Airflow copies every public name
@@ -52,6 +54,21 @@ PREIMPORT = (
 PREIMPORT_IN = ("scheduler", "dag-processor")
 
 
+def _map_module_files() -> None:
+    """Fills ``inspect``'s cache of which file is which module with every module loaded so far.
+
+    The amazon provider's AwsGenericHook calls ``inspect.stack()`` whenever it creates a boto3
+    client (``_get_caller``: the operator named in its user agent). The first such call in a
+    process maps the file of every loaded module (``inspect.getmodule``, a ``realpath`` each):
+    0.12 s in a forked process with the modules above loaded, 0.004 s with the map inherited.
+    Called before each fork (``os.register_at_fork``), so a worker and each task inherit the
+    map; after the first call only the modules loaded since are mapped."""
+    try:
+        inspect.getmodule(sys._getframe())
+    except Exception:  # a speed-up only
+        logging.getLogger(__name__).debug("could not map the module files", exc_info=True)
+
+
 def _preimport() -> None:
     if not any(arg in PREIMPORT_IN for arg in sys.argv[1:2]):
         return
@@ -60,6 +77,7 @@ def _preimport() -> None:
             importlib.import_module(name)
         except Exception:  # a speed-up only: never stop Airflow from starting
             logging.getLogger(__name__).warning("could not pre-import %s", name, exc_info=True)
+    os.register_at_fork(before=_map_module_files)
 
 
 _preimport()

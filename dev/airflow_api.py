@@ -103,6 +103,11 @@ class AirflowAPI:
         run = urllib.parse.quote(run_id, safe="")
         return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances", limit=1000)["task_instances"]
 
+    def running_task_instances(self, dag_id: str) -> list[dict]:
+        """The running task instances of every run of dag_id: one filtered request."""
+        path = f"/api/v2/dags/{dag_id}/dagRuns/~/taskInstances"
+        return self.get(path, state=["running"], limit=1000)["task_instances"]
+
     def failed_or_retried_task_instances(self, dag_id: str) -> list[dict]:
         """Task instances of every run of dag_id that failed, wait for a retry, or are on a try
         after their first (whatever their state now). Two filtered requests: the API's

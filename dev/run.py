@@ -397,14 +397,15 @@ class BackfillProgress:
         self.states, self.at = "", 0.0
 
     def describe(self, runs: list[dict]) -> str:
-        now = []
-        for run in (r for r in runs if r["state"] == "running"):
-            active = sorted(
-                ti["task_id"].rsplit(".", 1)[-1]
-                for ti in self.api.task_instances("final_project", run["dag_run_id"])
-                if ti["state"] == "running"
-            )
-            now.append(f"{parse_when(run['data_interval_start'])[11:16]} {'+'.join(active) or '-'}")
+        active: dict[str, list[str]] = {}
+        if any(r["state"] == "running" for r in runs):
+            for ti in self.api.running_task_instances("final_project"):  # one request for every run
+                active.setdefault(ti["dag_run_id"], []).append(ti["task_id"].rsplit(".", 1)[-1])
+        now = [
+            f"{parse_when(run['data_interval_start'])[11:16]} {'+'.join(sorted(active.get(run['dag_run_id'], []))) or '-'}"
+            for run in runs
+            if run["state"] == "running"
+        ]
         return f"backfill {self.backfill_id}: {run_states(runs)}; now: {', '.join(now) or '-'}"
 
     def __call__(self, runs: list[dict]) -> None:

@@ -36,6 +36,9 @@ class FakeAPI:
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         return self.tis[run_id]
 
+    def running_task_instances(self, dag_id: str) -> list[dict]:
+        return [{**ti, "dag_run_id": run} for run, tis in self.tis.items() for ti in tis if ti["state"] == "running"]
+
 
 def said(capsys) -> list[str]:
     return [re.sub(r"^\[\d\d:\d\d:\d\d\] ", "", line) for line in capsys.readouterr().out.splitlines()]

@@ -4,7 +4,9 @@ The load average counts the benchmark's own processes (its PostgreSQL, moto, Air
 it cannot tell a quiet machine from a busy one. ``ForeignLoad`` samples, every few seconds,
 the CPU time of every process that is not this process or one of its descendants, and
 reports it as cores used on average: "busy" when that is a quarter of a core or more. The
-benchmark's own services daemonize; they are recognised by a path in their command line."""
+benchmark's own services daemonize; they are recognised by a path in their command line or
+their working directory (Airflow's API server renames itself to `airflow api_server -- …`,
+which names no path, and runs in its stack's state directory)."""
 
 from __future__ import annotations
 
@@ -18,12 +20,14 @@ BUSY_CORES = 0.25
 
 
 def _family(markers: tuple[str, ...]) -> set[int]:
-    """This process, the processes whose command line names one of ``markers`` (the
-    benchmark's own services, which daemonize), and their descendants."""
+    """This process, the processes whose command line names one of ``markers`` or whose
+    working directory is below one (the benchmark's own services, which daemonize), and
+    their descendants."""
     roots = [psutil.Process()]
-    for proc in psutil.process_iter(["cmdline"]):
+    for proc in psutil.process_iter(["cmdline", "cwd"]):
         cmdline = " ".join(proc.info.get("cmdline") or ())
-        if markers and any(marker in cmdline for marker in markers):
+        cwd = proc.info.get("cwd") or ""
+        if any(marker in cmdline or cwd.startswith(marker) for marker in markers):
             roots.append(proc)
     family = set()
     for root in roots:

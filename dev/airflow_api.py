@@ -103,18 +103,20 @@ class AirflowAPI:
         run = urllib.parse.quote(run_id, safe="")
         return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances", limit=1000)["task_instances"]
 
-    def running_task_instances(self, dag_id: str) -> list[dict]:
-        """The running task instances of every run of dag_id: one filtered request."""
+    def every_runs_task_instances(self, dag_id: str, **filters) -> list[dict]:
+        """The task instances of every run of dag_id that match ``filters`` (one request)."""
         path = f"/api/v2/dags/{dag_id}/dagRuns/~/taskInstances"
-        return self.get(path, state=["running"], limit=1000)["task_instances"]
+        return self.get(path, **filters, limit=1000)["task_instances"]
+
+    def running_task_instances(self, dag_id: str) -> list[dict]:
+        return self.every_runs_task_instances(dag_id, state=["running"])
 
     def failed_or_retried_task_instances(self, dag_id: str) -> list[dict]:
         """Task instances of every run of dag_id that failed, wait for a retry, or are on a try
         after their first (whatever their state now). Two filtered requests: the API's
         filters combine with AND, and listing every task instance would grow with the runs."""
-        path = f"/api/v2/dags/{dag_id}/dagRuns/~/taskInstances"
-        failed = self.get(path, state=["failed", "up_for_retry"], limit=1000)["task_instances"]
-        retried = self.get(path, try_number=list(range(2, 65)), limit=1000)["task_instances"]
+        failed = self.every_runs_task_instances(dag_id, state=["failed", "up_for_retry"])
+        retried = self.every_runs_task_instances(dag_id, try_number=list(range(2, 65)))
         unique = {(ti["dag_run_id"], ti["task_id"], ti.get("map_index", -1)): ti for ti in retried + failed}
         return list(unique.values())
 

@@ -3,11 +3,12 @@ the PYTHONPATH of the Airflow processes it starts. The Astro image never sees it
 
 Every Airflow process imports this module while it initialises. In the scheduler and the
 DAG processor (``PREIMPORT_IN``) it pre-imports the third-party modules every task of this
-project imports (the providers, boto3, psycopg, orjson). The LocalExecutor forks its workers from the scheduler when the executor starts,
-and each task process is forked from a worker, so tasks start with these modules already
-loaded instead of importing them again (docs/benchmarks.md, "Where an hourly run's time
-goes"). The project's own modules (include/) are not pre-imported: a task imports them
-afresh, so an edit to include/ reaches the next task without restarting the stack.
+project imports (the providers, boto3, psycopg, orjson). The LocalExecutor forks its
+workers from the scheduler when the executor starts, and each task process is forked from
+a worker, so tasks start with these modules already loaded instead of importing them again
+(docs/benchmarks.md, "Where an hourly run's time goes"). The project's own modules
+(include/) are not pre-imported: a task imports them afresh, so an edit to include/
+reaches the next task without restarting the stack.
 """
 
 from __future__ import annotations

@@ -60,14 +60,15 @@ stop:
 
 # Tests run in random order (pytest-randomly prints its seed; ARGS="--randomly-seed=N" repeats an order,
 # ARGS="-p no:randomly" keeps file order). Lint first (any finding fails), then the fast layer, then the tests
-# marked `stack` (tests/conftest.py).
+# marked `stack` (tests/conftest.py) in two streams: the scheduler stack's tests and the dag.test() stack's
+# tests run side by side (tests/conftest.py: SCHEDULER_STREAM_MODULES; ARGS="-n 0" runs them one after the other).
 test: lint test-unit test-stack
 
 test-unit: venv
 	$(PY) -m pytest -m "not stack" -n 2 $(ARGS)
 
 test-stack: venv browser
-	$(PY) -m pytest -m stack --durations=15 $(ARGS)
+	$(PY) -m pytest -m stack -n 2 --dist loadgroup --durations=15 $(ARGS)
 
 # The same checks as .pre-commit-config.yaml, over the whole tree.
 lint: venv

@@ -128,11 +128,67 @@ SERVICE_FIXTURES = STACK_FIXTURES | {"airflow_db", "scheduler_api", "full_load_a
 SERVICE_MODULES = {"test_bench_smoke", "test_make_run"}
 
 
-def pytest_collection_modifyitems(config, items) -> None:
-    for item in items:
-        module = item.module.__name__.rsplit(".", 1)[-1] if getattr(item, "module", None) else ""
-        if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())) or module in SERVICE_MODULES:
-            item.add_marker(pytest.mark.stack)
+# The stack layer runs in two streams side by side (`make test-stack`: pytest-xdist with two
+# workers): the tests of the shared scheduler stack, and the tests that run the DAGs with
+# dag.test() over the shared `stack` (and every test of Airflow's SQLite metadata database,
+# which takes one writer at a time). Each stream starts its session's stacks once. A stack
+# test of neither (its own stack, e.g. `make run` in a clone) is a unit of its own, run by
+# whichever stream is free. The streams are told apart by module, which is all pytest-xdist's
+# controller sees of a test (its node id): the modules of the scheduler stream are listed here
+# and checked against each test's fixtures as it is collected.
+SCHEDULER_STREAM_MODULES = frozenset(
+    {"test_monitoring_scheduler", "test_rollups_scheduler", "test_scheduler", "test_ui"}
+)
+OWN_STACK_MODULES = frozenset({"test_bench_smoke", "test_faults", "test_make_run"})
+
+
+def stack_stream(fixturenames, module: str) -> str:
+    """The stream a stack test belongs in, from the fixtures it uses."""
+    names = set(fixturenames)
+    if "scheduler_stack" in names:
+        return "scheduler"
+    if names & {"stack", "airflow_db"}:
+        return "dag-test"
+    return module
+
+
+def stream_of_module(module: str) -> str:
+    """The stream of a stack test module, from its name (what pytest-xdist's controller has)."""
+    if module in SCHEDULER_STREAM_MODULES:
+        return "scheduler"
+    return module if module in OWN_STACK_MODULES else "dag-test"
+
+
+def pytest_itemcollected(item) -> None:
+    """Marks a test `stack` as it is collected, before any pytest_collection_modifyitems
+    hook (`-m` selection) reads marks; and checks that its module is in its stream."""
+    module = item.module.__name__.rsplit(".", 1)[-1] if getattr(item, "module", None) else ""
+    fixturenames = getattr(item, "fixturenames", ())
+    if SERVICE_FIXTURES & set(fixturenames) or module in SERVICE_MODULES:
+        item.add_marker(pytest.mark.stack)
+        if stack_stream(fixturenames, module) != stream_of_module(module):
+            raise pytest.UsageError(
+                f"{item.nodeid} belongs in the {stack_stream(fixturenames, module)!r} stream, its module in "
+                f"{stream_of_module(module)!r}: keep a module's stack tests in one stream "
+                "(tests/conftest.py, SCHEDULER_STREAM_MODULES and OWN_STACK_MODULES)"
+            )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """With ``--dist loadgroup``, one work unit per stream (stream_of_module). pytest-xdist's
+    own loadgroup reads `xdist_group` marks through node ids it can no longer rewrite under
+    pytest 9.2 (pytest-dev/pytest-xdist#1386: every test would be its own unit, and both
+    workers would start every stack)."""
+    if config.getoption("dist", None) != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class StackStreams(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return stream_of_module(Path(nodeid.split("::", 1)[0]).stem)
+
+    return StackStreams(config, log)
 
 
 def pytest_runtest_setup(item) -> None:

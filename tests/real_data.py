@@ -95,13 +95,20 @@ def warehouse_state(stack):
     return checksums(stack, STATE_TABLES)
 
 
-def load_everything(dags, stack):
-    """create_tables, then a full load into empty tables."""
+def load_everything(dags, stack, restage_catalog: bool = True):
+    """create_tables, then a full load into empty tables. With ``restage_catalog`` False the
+    staged song catalog is kept (staging_songs and its manifest row): the full load lists the
+    catalog, finds the objects it staged, and restages the events only."""
     run(dags["create_tables"], None)
     with warehouse(stack) as conn:  # whatever other tests left in the shared test warehouse
+        staging = ["staging_events", "staging_rejects"]
+        if restage_catalog:
+            staging += ["staging_songs", "staging_manifest"]
+        else:
+            conn.execute("DELETE FROM staging_manifest WHERE staging_table <> 'staging_songs'")
         conn.execute(
-            'TRUNCATE songplays, users, songs, artists, "time", staging_events, staging_songs, '
-            "staging_manifest, staging_rejects, load_volumes, catalog_loads, " + ", ".join(AUDIT_TABLES)
+            'TRUNCATE songplays, users, songs, artists, "time", load_volumes, catalog_loads, '
+            + ", ".join([*staging, *AUDIT_TABLES])
         )
     dr = run(dags["final_project"], None)  # no logical date: no data interval -> full load
     assert dr.data_interval_start is None

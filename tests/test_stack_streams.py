@@ -1,0 +1,72 @@
+"""The stack layer's two streams (tests/conftest.py): which tests run in which pytest-xdist
+worker under `make test-stack` (``-n 2 --dist loadgroup``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from xdist.scheduler import LoadScopeScheduling
+
+from tests import conftest
+
+TESTS = Path(__file__).resolve().parent
+
+
+class Config:
+    """What pytest-xdist's scheduler reads of the controller's configuration."""
+
+    def __init__(self, dist: str):
+        self.options = {"dist": dist, "tx": ["2*popen"]}
+
+    def getoption(self, name, default=None):
+        return self.options.get(name, default)
+
+    getvalue = getoption
+
+
+def item(module: str, *fixturenames: str):
+    return SimpleNamespace(
+        module=SimpleNamespace(__name__=f"tests.{module}"),
+        fixturenames=list(fixturenames),
+        nodeid=f"tests/{module}.py::test_it",
+        markers=[],
+        add_marker=lambda mark: None,
+    )
+
+
+def test_the_listed_modules_exist():
+    for module in conftest.SCHEDULER_STREAM_MODULES | conftest.OWN_STACK_MODULES:
+        assert (TESTS / f"{module}.py").is_file(), module
+
+
+def test_a_test_s_fixtures_decide_its_stream():
+    assert conftest.stack_stream(["scheduler_api", "scheduler_stack", "tmp_path"], "test_ui") == "scheduler"
+    assert conftest.stack_stream(["stack", "real_bucket"], "test_e2e_real_data") == "dag-test"
+    assert conftest.stack_stream(["airflow_db"], "test_migrations") == "dag-test"
+    assert conftest.stack_stream(["fault_stack"], "test_faults") == "test_faults"
+
+
+def test_loadgroup_makes_one_work_unit_per_stream():
+    scheduler = conftest.pytest_xdist_make_scheduler(Config("loadgroup"), None)
+    assert isinstance(scheduler, LoadScopeScheduling)
+    units = {
+        "tests/test_ui.py::test_asset_graph_shows_the_lineage": "scheduler",
+        "tests/test_scheduler.py::test_parallel_backfill_gives_the_serial_result": "scheduler",
+        "tests/test_bad_input.py::test_x[a::b.json]": "dag-test",
+        "tests/test_e2e_real_data.py::test_full_load_matches_the_json": "dag-test",
+        "tests/test_make_run.py::test_make_stop_leaves_no_process_and_no_open_port": "test_make_run",
+    }
+    assert {nodeid: scheduler._split_scope(nodeid) for nodeid in units} == units
+
+
+def test_other_distributions_keep_pytest_xdist_s_scheduler():
+    assert conftest.pytest_xdist_make_scheduler(Config("load"), None) is None
+
+
+def test_a_module_whose_tests_belong_in_another_stream_is_refused():
+    # a scheduler-stack test in a module of the dag.test() stream
+    with pytest.raises(pytest.UsageError, match="belongs in the 'scheduler' stream"):
+        conftest.pytest_itemcollected(item("test_rows", "scheduler_stack"))
+    conftest.pytest_itemcollected(item("test_ui", "scheduler_stack"))  # its own stream: accepted

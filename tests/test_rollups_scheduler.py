@@ -10,7 +10,6 @@ hourly runs of a quiet day publish their hours too."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from urllib.parse import quote
 
 import pytest
 
@@ -21,11 +20,6 @@ from tests.conftest import UTC, warehouse
 pytestmark = pytest.mark.scheduler
 
 QUIET_DAY = "2018-11-05"
-
-
-def upstream_events(api, run: dict) -> list[dict]:
-    run_id = quote(run["dag_run_id"], safe="")
-    return api.get(f"/api/v2/dags/sparkify_analytics/dagRuns/{run_id}/upstreamAssetEvents")["asset_events"]
 
 
 def test_a_full_load_fires_one_daily_rollup_per_day_with_the_figures_of_the_json(
@@ -45,15 +39,15 @@ def test_a_full_load_fires_one_daily_rollup_per_day_with_the_figures_of_the_json
 
     for run in runs:
         day = run["partition_key"]
-        upstream = upstream_events(api, run)
+        upstream = api.upstream_asset_events("sparkify_analytics", run["dag_run_id"])
         # fired by the full load's songplays events of the day's 24 hours
         assert {(e["name"], e["source_run_id"]) for e in upstream} == {
             ("sparkify_songplays", asset_triggered_run["dag_run_id"])
         }
         assert sorted(e["partition_key"] for e in upstream) == Window.from_partition(day).hour_keys()
-        emitted = api.get("/api/v2/assets/events", source_dag_id="sparkify_analytics", source_run_id=run["dag_run_id"])
-        assert [(e["name"], e["partition_key"]) for e in emitted["asset_events"]] == [("sparkify_daily_listening", day)]
-        assert emitted["asset_events"][0]["extra"]["rows_inserted"] == (1 if day in map(str, expected) else 0)
+        emitted = api.asset_events(source_dag_id="sparkify_analytics", source_run_id=run["dag_run_id"])
+        assert [(e["name"], e["partition_key"]) for e in emitted] == [("sparkify_daily_listening", day)]
+        assert emitted[0]["extra"]["rows_inserted"] == (1 if day in map(str, expected) else 0)
 
     # Every table's events of the full load name the hours it covered.
     table_events = api.asset_events(source_dag_id="final_project", source_run_id=asset_triggered_run["dag_run_id"])
@@ -114,6 +108,6 @@ def test_23_hours_of_a_day_fire_no_rollup_and_the_24th_fires_exactly_one(
     assert len(backfill(day + timedelta(hours=23), day + timedelta(hours=23))) == 1
     fired = wait_for(lambda: [r for r in rollups() if r["state"] in ("success", "failed")], 300, "the day's rollup")
     assert [(r["partition_key"], r["state"]) for r in fired] == [(QUIET_DAY, "success")]
-    hours = sorted(e["partition_key"] for e in upstream_events(api, fired[0]))
+    hours = sorted(e["partition_key"] for e in api.upstream_asset_events("sparkify_analytics", fired[0]["dag_run_id"]))
     assert hours == Window.from_partition(QUIET_DAY).hour_keys()
     assert len(rollups()) == 1  # exactly one

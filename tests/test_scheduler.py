@@ -26,9 +26,7 @@ def test_create_tables_triggers_an_asset_run_that_succeeds(
     run = asset_triggered_run
     first = api.runs("create_tables")[0]
     assert first["state"] == "success"
-    schema_events = api.get("/api/v2/assets/events", source_dag_id="create_tables", source_run_id=first["dag_run_id"])[
-        "asset_events"
-    ]
+    schema_events = api.asset_events(source_dag_id="create_tables", source_run_id=first["dag_run_id"])
     assert [e["name"] for e in schema_events] == ["sparkify_warehouse_schema"]
     assert schema_events[0]["extra"]["schema_version"] == len(list(MIGRATIONS_DIR.glob("*.sql")))
     states = {ti["task_id"]: ti["state"] for ti in api.task_instances("final_project", run["dag_run_id"])}

@@ -61,3 +61,23 @@ def test_columnar_path_agrees_with_postgresql(conn, table, base):  # noqa: F811 
             assert sorted(rows, key=repr) == sorted([plain_row] * COPIES + [expected], key=repr), (field, value)
             assert all(same(list(r), expected) or same(list(r), plain_row) for r in rows), (field, value)
     assert taken > len(fields) * 3 and declined > len(fields) * 10
+
+
+def test_an_escaped_surrogate_pair_stages_what_postgresql_builds(conn):  # noqa: F811 - conn is the fixture
+    """The columnar path leaves surrogate escapes to Arrow's parser: a pair is taken, and
+    stages the character PostgreSQL's own JSON input makes of the same escape."""
+    table = "staging_events"
+    cols, fields = columns(conn, table), log_fields()
+    converter = ColumnarConverter.create(cols, fields, [r for _, _, r in staging.RULES[table]], keyed=False)
+    record = {**EVENT, "song": "\U0001f600 " + EVENT["song"]}
+    escaped = json.dumps(record, separators=(",", ":")).encode()  # ASCII only: the pair as two escapes
+    assert b"\\ud83d\\ude00" in escaped
+    plain = json.dumps(EVENT, ensure_ascii=False, separators=(",", ":")).encode()
+    done = converter.convert(b"\n".join([plain] * COPIES + [escaped]), "k", 1 << 20)
+    assert done.table is not None, done.why_not
+    rows = staged_by_copy(conn, table, cols, done.to_csv())
+    # PostgreSQL parses the escaped document itself (json.dumps escapes the character again)
+    expected = postgres_row(conn, table, {name: record.get(key) for (name, _), key in zip(cols, fields)})
+    plain_row = postgres_row(conn, table, {name: EVENT.get(key) for (name, _), key in zip(cols, fields)})
+    assert expected is not None and expected != plain_row
+    assert sorted(rows, key=repr) == sorted([plain_row] * COPIES + [expected], key=repr)

@@ -107,6 +107,11 @@ def test_a_final_newline_or_none_and_blank_lines_left_to_the_row_path(converter)
         (line() + b"\r", "CR"),
         (line(song="a\u0000b"), "NUL"),
         (line().replace(b"Hopp", b"\\ud800"), "a lone surrogate"),
+        (line().replace(b"Hopp", b"\\ude00\\ud83d"), "a surrogate pair the wrong way round"),
+        (line().replace(b"Hopp", b"\\ud83d\\ud83d"), "two high surrogates"),
+        (line().replace(b"Hopp", b"\\ude00"), "a lone low surrogate"),
+        (line().replace(b"Hopp", b"\\u0000"), "an escaped NUL"),
+        (line(location="a\u0000"), "an escaped NUL at the end of a value"),
         (b'{"ts": 1, broken', "malformed"),
         (line(song="x").replace(b'"x"', b'"\xff"'), "invalid UTF-8"),
         (line(song="a:null"), "a string holding :null (the explicit-null count)"),
@@ -117,6 +122,34 @@ def test_a_final_newline_or_none_and_blank_lines_left_to_the_row_path(converter)
 )
 def test_anything_not_plainly_valid_goes_to_the_row_path(converter, odd, why):
     assert converter.convert(obj(odd), "k", 1 << 20).table is None, why
+
+
+def test_an_escaped_surrogate_pair_is_taken_as_the_character_it_encodes(converter):
+    """Arrow decodes a pair as orjson does on the row path (and PostgreSQL's JSON input):
+    one character, four bytes of UTF-8. Against PostgreSQL: tests/test_columnar.py."""
+    done = converter.convert(obj(line().replace(b"Hopp", b"\\ud83d\\ude00")), "k", 1 << 20)
+    assert done.table is not None
+    assert done.table["song"][COPIES].as_py() == "\U0001f600" + EVENT["song"].removeprefix("Hopp")
+    assert json.loads(line().replace(b"Hopp", b"\\ud83d\\ude00"))["song"] == done.table["song"][COPIES].as_py()
+
+
+def test_string_bytes_are_the_values_of_the_slice_only():
+    import pyarrow as pa
+
+    array = pa.array(["ab", None, ":nu", "ll", "\x00", "cd"])
+    column = pa.chunked_array([array.slice(2, 2), array.slice(0, 2), array.slice(1, 1), array.slice(5, 0)])
+    assert list(columnar._string_bytes(column)) == [b":null", b"ab", b""]  # the NUL is outside every slice
+    assert list(columnar._string_bytes(pa.chunked_array([pa.array([None, None], pa.string())]))) == [b""]
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 7, 8, 64])
+def test_the_long_line_check_agrees_with_measuring_every_line(limit):
+    import random
+
+    rng = random.Random(limit)
+    for _ in range(300):
+        data = b"\n".join(b"x" * rng.choice([0, 1, limit // 2, limit - 1, limit, limit + 1, 3 * limit]) for _ in range(6))
+        assert columnar._has_line_over(data, limit) == (columnar._longest_line(data) > limit), (data, limit)
 
 
 def test_objects_out_of_bounds_or_starting_oddly_go_to_the_row_path(converter):

@@ -148,7 +148,9 @@ def test_the_long_line_check_agrees_with_measuring_every_line(limit):
 
     rng = random.Random(limit)
     for _ in range(300):
-        data = b"\n".join(b"x" * rng.choice([0, 1, limit // 2, limit - 1, limit, limit + 1, 3 * limit]) for _ in range(6))
+        data = b"\n".join(
+            b"x" * rng.choice([0, 1, limit // 2, limit - 1, limit, limit + 1, 3 * limit]) for _ in range(6)
+        )
         assert columnar._has_line_over(data, limit) == (columnar._longest_line(data) > limit), (data, limit)
 
 

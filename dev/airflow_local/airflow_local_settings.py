@@ -45,6 +45,14 @@ PREIMPORT = (
     "airflow.providers.common.io.assets.file",
     "packaging.requirements",
     "jinja2.ext",
+    # what serializing the parsed DAGs imports (the DAG processor's child, after the parse)
+    "airflow.serialization.serialized_objects",
+    "airflow.models.serialized_dag",
+    "airflow.api.common.trigger_dag",
+    "airflow.providers.standard.operators.trigger_dagrun",
+    "airflow.providers.standard.sensors.external_task",
+    "airflow.timetables.assets",
+    "airflow.timetables.trigger",
 )
 
 

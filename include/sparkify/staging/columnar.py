@@ -28,19 +28,17 @@ An object is plainly valid, here, when:
   in magnitude (so an underflow to 0, NaN or a huge integer literal goes to PostgreSQL's
   float8 input, as on the row path), and no row breaks a staging rule (``RULES``).
 
-The checks on bytes are single-byte scans or run once per object (Python's search for a
-longer pattern in 460 MB costs about 0.3 s); the checks on strings scan each string
-column's values as one buffer, not value by value.
+The checks on bytes, before the parse and on the parsed strings, are in columnar_bytes.py.
 """
 
 from __future__ import annotations
 
-import codecs
 import io
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from include.sparkify.staging.columnar_bytes import bytes_refused, string_bytes
 from include.sparkify.staging.rows import FLOAT_EXACT_INT
 
 MIN_OBJECT_BYTES = 16 << 10  # smaller objects (a song file) cost more to hand to Arrow than to map
@@ -75,38 +73,6 @@ RULE_FLAGS: dict[str, Callable] = {
     "missing song_id": lambda t, pc: pc.is_null(t["song_id"]),
     "missing artist_id": lambda t, pc: pc.is_null(t["artist_id"]),
 }
-
-
-def _valid_utf8(data: bytes, slice_bytes: int = 1 << 20) -> bool:
-    """Whether the bytes are UTF-8, decoded a slice at a time: a whole object's str (up to 4
-    bytes a character) would cost more memory than the object itself."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    view = memoryview(data)
-    try:
-        for start in range(0, len(data), slice_bytes):
-            decoder.decode(view[start : start + slice_bytes])
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _longest_line(data: bytes) -> int:
-    """The longest line's length, without a list of the lines."""
-    longest = start = 0
-    while (end := data.find(b"\n", start)) != -1:
-        longest, start = max(longest, end - start), end + 1
-    return max(longest, len(data) - start)
-
-
-def _has_line_over(data: bytes, limit: int) -> bool:
-    """Whether a line is longer than ``limit`` bytes. A line that long holds a whole aligned
-    window of ``limit // 2`` bytes, so when every such window has a newline, none is: one
-    search per window. Otherwise the lines are measured (``_longest_line``)."""
-    step = max(limit // 2, 1)
-    if all(data.find(b"\n", start, start + step) != -1 for start in range(0, len(data) - step + 1, step)):
-        return False
-    return _longest_line(data) > limit
 
 
 def available() -> bool:
@@ -149,18 +115,6 @@ class _Sink(io.RawIOBase):
     def write(self, data) -> int:
         self._write(bytes(data))
         return len(data)
-
-
-def _string_bytes(column) -> Iterable[bytes]:
-    """A string column's values, each chunk's as one run of bytes (the values side by side)."""
-    import pyarrow as pa
-
-    for chunk in column.chunks:
-        _, offsets_buffer, values = chunk.buffers()
-        if len(chunk) and values is not None:
-            offsets = pa.Array.from_buffers(pa.int32(), len(chunk) + 1, [None, offsets_buffer], offset=chunk.offset)
-            start, end = offsets[0].as_py(), offsets[-1].as_py()
-            yield values.slice(start, end - start).to_pybytes()
 
 
 class ColumnarConverter:
@@ -206,7 +160,7 @@ class ColumnarConverter:
             return None
 
     def convert(self, data: bytes, key: str, max_record_bytes: int) -> Converted:
-        why, records = self._bytes_refused(data, max_record_bytes)
+        why, records = bytes_refused(data, MIN_OBJECT_BYTES, MAX_OBJECT_BYTES, max_record_bytes)
         if why:
             return Converted(None, why_not=why)
         table = self._parse(data)
@@ -226,25 +180,6 @@ class ColumnarConverter:
             return Converted(None, why_not="a key missing in some record, or a spaced null")
         return Converted(self._keyed(table, key), rows=records)
 
-    @staticmethod
-    def _bytes_refused(data: bytes, max_record_bytes: int) -> tuple[str, int]:
-        """Why the bytes cannot be taken whole (or ""), and their records: one per line."""
-        if not MIN_OBJECT_BYTES <= len(data) <= MAX_OBJECT_BYTES:
-            return "size", 0
-        final = 1 if data.endswith(b"\n") else 0  # the final newline, if any
-        if not (data.startswith(b"{") and data.endswith(b"}", 0, len(data) - final)):  # no BOM, array, blank end
-            return "not one JSON object per line", 0
-        if b"\r" in data or b"\x00" in data:
-            return "CR or NUL", 0
-        breaks = data.count(b"\n")
-        if data.count(b"\n{") != breaks - final:  # a line that does not start an object
-            return "a blank line", 0
-        if not _valid_utf8(data):
-            return "invalid UTF-8", 0
-        if len(data) > max_record_bytes and _has_line_over(data, max_record_bytes):
-            return "a record over the size limit", 0
-        return "", breaks - final + 1
-
     def _parse(self, data: bytes):
         import pyarrow as pa
         import pyarrow.json as pjson
@@ -263,7 +198,7 @@ class ColumnarConverter:
             if longest is not None and longest > limit:
                 return f"{name} over {limit} bytes"
         for name in self.strings:
-            for values in _string_bytes(table[name]):
+            for values in string_bytes(table[name]):
                 if b"\x00" in values:
                     return f"{name}: a value holding NUL (\\u0000)"
                 if b":null" in values:  # within a value, or across two: either way, refused

@@ -133,27 +133,6 @@ def test_an_escaped_surrogate_pair_is_taken_as_the_character_it_encodes(converte
     assert json.loads(line().replace(b"Hopp", b"\\ud83d\\ude00"))["song"] == done.table["song"][COPIES].as_py()
 
 
-def test_string_bytes_are_the_values_of_the_slice_only():
-    import pyarrow as pa
-
-    array = pa.array(["ab", None, ":nu", "ll", "\x00", "cd"])
-    column = pa.chunked_array([array.slice(2, 2), array.slice(0, 2), array.slice(1, 1), array.slice(5, 0)])
-    assert list(columnar._string_bytes(column)) == [b":null", b"ab", b""]  # the NUL is outside every slice
-    assert list(columnar._string_bytes(pa.chunked_array([pa.array([None, None], pa.string())]))) == [b""]
-
-
-@pytest.mark.parametrize("limit", [1, 2, 3, 7, 8, 64])
-def test_the_long_line_check_agrees_with_measuring_every_line(limit):
-    import random
-
-    rng = random.Random(limit)
-    for _ in range(300):
-        data = b"\n".join(
-            b"x" * rng.choice([0, 1, limit // 2, limit - 1, limit, limit + 1, 3 * limit]) for _ in range(6)
-        )
-        assert columnar._has_line_over(data, limit) == (columnar._longest_line(data) > limit), (data, limit)
-
-
 def test_objects_out_of_bounds_or_starting_oddly_go_to_the_row_path(converter):
     assert converter.convert(obj(copies=2), "k", 1 << 20).why_not == "size"  # small: not worth it
     assert converter.convert(b"\xef\xbb\xbf" + obj(), "k", 1 << 20).table is None  # byte order mark
@@ -165,15 +144,6 @@ def test_a_record_longer_than_arrows_block_is_parsed_whole(converter):
     (what refuses it is its song's VARCHAR(512), a check of the parsed column)."""
     long = line(song="x" * (1 << 20))  # within a 4 MiB record limit
     assert converter.convert(obj(long), "k", 4 << 20).why_not == "song over 512 bytes"
-
-
-def test_utf8_is_checked_a_slice_at_a_time_across_slice_boundaries():
-    euro = "€".encode()  # three bytes
-    whole = b"a" * 4 + euro + b"b"  # the euro sign straddles the 5-byte slices
-    assert columnar._valid_utf8(whole, slice_bytes=5)
-    assert not columnar._valid_utf8(whole[:5], slice_bytes=5)  # cut inside the sign
-    assert not columnar._valid_utf8(b"a" * 7 + b"\xed\xa0\x80", slice_bytes=5)  # an encoded surrogate
-    assert columnar._longest_line(b"ab\nabcd\n") == 4 and columnar._longest_line(b"abc") == 3
 
 
 def test_a_table_this_path_cannot_carry_has_no_converter():

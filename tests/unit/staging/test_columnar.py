@@ -124,6 +124,17 @@ def test_anything_not_plainly_valid_goes_to_the_row_path(converter, odd, why):
     assert converter.convert(obj(odd), "k", 1 << 20).table is None, why
 
 
+def test_escaped_nuls_and_unpaired_surrogates_are_refused_by_the_checks_that_see_them(converter):
+    """No scan of the raw bytes looks for escapes: the parsed strings are checked for NUL,
+    and Arrow's parser refuses an unpaired surrogate."""
+    nul = converter.convert(obj(line().replace(b"Hopp", b"\\u0000")), "k", 1 << 20)
+    assert nul.why_not == "song: a value holding NUL (\\u0000)"
+    at_the_end = converter.convert(obj(line(location="a\u0000")), "k", 1 << 20)
+    assert at_the_end.why_not == "location: a value holding NUL (\\u0000)"
+    for escape in (b"\\ud800", b"\\ude00", b"\\ude00\\ud83d", b"\\ud83d\\ud83d"):
+        assert converter.convert(obj(line().replace(b"Hopp", escape)), "k", 1 << 20).why_not.startswith("Arrow:")
+
+
 def test_an_escaped_surrogate_pair_is_taken_as_the_character_it_encodes(converter):
     """Arrow decodes a pair as orjson does on the row path (and PostgreSQL's JSON input):
     one character, four bytes of UTF-8. Against PostgreSQL: tests/test_columnar.py."""

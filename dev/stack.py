@@ -694,12 +694,13 @@ class Stack:
         # (dev/airflow_component.py): up in a median 21.2 s, 23.3 s when they started after the
         # migration (five starts each, PostgreSQL and moto already up, 2026-11-29).
         self.migrated_file.unlink(missing_ok=True)
+        env = {**self.airflow_env(), MIGRATED_FILE_VARIABLE: str(self.migrated_file)}
         for component in AIRFLOW_COMPONENTS:
             if not self._running(f"airflow-{component}"):
                 self._spawn(
                     f"airflow-{component}",
                     [str(VENV_BIN / "python"), "-m", "dev.airflow_component", component],
-                    env={**self.airflow_env(), MIGRATED_FILE_VARIABLE: str(self.migrated_file)},
+                    env=env,
                 )
         try:
             self.migrate_metadata()

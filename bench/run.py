@@ -155,8 +155,6 @@ class Bench:
 
     def upload(self, bucket: str, files: dict[str, Path]) -> None:
         """Upload {key: path} to a new bucket (kept if it already holds every key)."""
-        from dev.seed import upload_tree
-
         s3 = self.stack.s3_client()
         try:
             s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
@@ -168,7 +166,7 @@ class Bench:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.symlink_to(path.resolve())
             started = time.perf_counter()
-            summary = upload_tree(s3, bucket, Path(tmp), progress=say)
+            summary = self.stack.seed(Path(tmp), bucket)
             say(f"  s3://{bucket}: {summary} in {time.perf_counter() - started:.0f}s")
 
     def warehouse(self):
@@ -665,7 +663,6 @@ class Bench:
     # ------------------------------------------------------------------ scheduler: full load + backfill
     def bench_scheduler(self) -> None:
         from dev.airflow_api import AirflowAPI
-        from dev.seed import upload_tree
 
         if not (REAL_DATA / "log_data").is_dir():
             raise SystemExit(f"the scheduler benchmarks need the real data set at {REAL_DATA}")
@@ -675,7 +672,7 @@ class Bench:
         try:
             stack.start(airflow=False)
             self.drop_tables(stack)  # an initial load: nothing staged or loaded before it
-            upload_tree(stack.s3_client(), stack.bucket, REAL_DATA, progress=say)
+            say(f"  s3://{stack.bucket}: {stack.seed(REAL_DATA)}")
             stack.start_airflow()
             api = AirflowAPI(stack.api_url, "admin", stack.admin_password())
             for dag_id in ("final_project", "create_tables"):

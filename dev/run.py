@@ -20,7 +20,6 @@ from pathlib import Path
 
 from dev.airflow_api import AirflowAPI
 from dev.console import say
-from dev.seed import upload_tree
 from dev.stack import REPO, Stack
 from include.sparkify import task_ids
 
@@ -176,8 +175,8 @@ def main() -> int:
     stack.start_s3()
     source = in_log_layout(stack, data_dir(stack))
     reset_if_source_changed(stack, source)
-    say(f"Uploading {source} to s3://{stack.bucket}/ (objects already there are kept) ...")
-    uploaded = upload_tree(stack.s3_client(), stack.bucket, source, progress=say)
+    say(f"Putting {source} into s3://{stack.bucket}/ (objects already there are kept) ...")
+    uploaded = stack.seed(source)
     say(f"  {uploaded['uploaded']} uploaded, {uploaded['kept']} already there")
 
     say(

@@ -631,6 +631,13 @@ class Stack:
             config=Config(max_pool_connections=32, retries={"max_attempts": 3}),
         )
 
+    def seed(self, root: Path, bucket: str | None = None) -> dict:
+        """Puts the data set under root into the bucket (default: the stack's) inside moto's
+        process, keeping objects already there: dev/seed.py, `seed_local`."""
+        from dev.seed import seed_local
+
+        return seed_local(self.s3_endpoint, bucket or self.bucket, root)
+
     # ---------------------------------------------------------------- Airflow
     def create_metadata_database(self) -> None:
         """Airflow's metadata database and its role (idempotent), as the superuser; no other

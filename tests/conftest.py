@@ -279,10 +279,8 @@ def stack(tmp_path_factory) -> Stack:
 @pytest.fixture(scope="session")
 def real_bucket(stack) -> Path:
     """The real data set uploaded to the test bucket (once per session)."""
-    from dev.seed import upload_tree
-
     data = real_data_or_skip()
-    upload_tree(stack.s3_client(), stack.bucket, data)
+    stack.seed(data)
     return data
 
 
@@ -306,7 +304,6 @@ def scheduler_stack(tmp_path_factory):
     Shared by every test that needs the scheduler, the API server or the UI. Yields (stack,
     data directory)."""
     from dev.datagen import GeneratorSpec, generate
-    from dev.seed import upload_tree
     from dev.stack import Stack, free_port
 
     root = tmp_path_factory.mktemp("scheduler")
@@ -326,7 +323,7 @@ def scheduler_stack(tmp_path_factory):
         )
         try:
             stack.start(airflow=False)
-            upload_tree(stack.s3_client(), stack.bucket, data)
+            stack.seed(data)
             stack.start_airflow()
             yield stack, data
         finally:

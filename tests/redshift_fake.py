@@ -145,7 +145,7 @@ _RUN_LITERAL = r"CAST\('[A-Za-z0-9_.~:+-]+' AS VARCHAR\(250\)\)"
 RECOGNISED: tuple[Shape, ...] = (
     # --- staging: include/sparkify/staging/{engine,redshift}.py, include/sql/staging/**
     Shape("session time zone", r"SET TIMEZONE TO 'UTC'"),
-    Shape("staging lock", rf"LOCK staging_manifest, staging_rejects, {_STAGING}"),
+    Shape("staging lock", rf"LOCK {_STAGING}, staging_manifest, staging_rejects"),
     Shape(
         "manifest read",
         r"SELECT fingerprint, run_id, checked_at, GETDATE\(\) AS now FROM staging_manifest WHERE .*",

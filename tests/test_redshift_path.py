@@ -180,7 +180,7 @@ def test_hourly_events_copy_through_a_manifest_of_the_day_file(redshift, monkeyp
     sql = [s for s, _ in recorder.statements]
     params = dict(recorder.statements)
     # the session is UTC and the tables the load writes are locked first ...
-    assert sql[:2] == ["SET TIMEZONE TO 'UTC'", "LOCK staging_manifest, staging_rejects, staging_events"]
+    assert sql[:2] == ["SET TIMEZONE TO 'UTC'", "LOCK staging_events, staging_manifest, staging_rejects"]
     # ... only the day file's rows are replaced (also those a full load COPYed from the prefix) ...
     delete = (
         "DELETE FROM staging_events WHERE source_key = %(key)s "
@@ -328,3 +328,61 @@ def test_unknown_connection_type_is_a_clear_error(redshift, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_REDSHIFT_PROD", json.dumps({"conn_type": "mysql", "host": "h"}))
     with pytest.raises(staging.StagingError, match="expected 'redshift'"):
         run_stage(staging.SONGS, Window(), bucket)
+
+
+def test_the_staging_lock_cannot_deadlock_with_the_write_of_songs_or_artists(stack):
+    """The staging transaction's LOCK (redshift/session.sql) against the write of songs or
+    artists of an overlapping run, which reads staging_songs and then staging_manifest
+    (catalog.py) and keeps its locks until it commits. PostgreSQL's lock manager stands in
+    for Redshift's here: LOCK takes its tables in the order listed and a reader holds its
+    lock to the end of the transaction on both. With staging_manifest locked first, the
+    staging load would hold it while waiting for staging_songs, the write would wait for
+    staging_manifest, and PostgreSQL would abort one of them as a deadlock."""
+    import threading
+
+    import psycopg
+
+    from dev.stack import wait_for
+    from include.sparkify.staging.statements import render
+
+    _, lock = render("redshift/session", table="staging_songs")
+    schema = "lock_order"
+    with psycopg.connect(stack.warehouse_dsn(), autocommit=True) as admin:
+        admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        admin.execute(f"CREATE SCHEMA {schema}")
+        for table in ("staging_songs", "staging_manifest", "staging_rejects"):
+            admin.execute(f"CREATE TABLE {schema}.{table} (x INTEGER)")
+        options = f"-c search_path={schema} -c lock_timeout=60s"
+        with (
+            psycopg.connect(stack.warehouse_dsn(), options=options) as catalog_write,
+            psycopg.connect(stack.warehouse_dsn(), options=options) as staging_load,
+        ):
+            catalog_write.execute("SELECT COUNT(*) FROM staging_songs")  # the audit rows, read from staging_songs
+            failures = []
+
+            def stage() -> None:
+                try:
+                    staging_load.execute(lock)
+                    staging_load.commit()
+                except psycopg.Error as error:
+                    failures.append(error)
+                    staging_load.rollback()
+
+            thread = threading.Thread(target=stage)
+            thread.start()
+            pid = staging_load.info.backend_pid
+            wait_for(
+                lambda: admin.execute(
+                    "SELECT COUNT(*) FROM pg_locks WHERE pid = %s AND NOT granted", (pid,)
+                ).fetchone()[0],
+                30,
+                "the staging load to wait for the write's lock",
+                interval=0.05,
+            )
+            try:
+                catalog_write.execute("SELECT COUNT(*) FROM staging_manifest")  # the catalog_loads row's fingerprint
+                catalog_write.commit()
+            finally:
+                thread.join(60)
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+    assert failures == [] and not thread.is_alive()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from include.sparkify import config
+from include.sparkify import config, varchar
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def dq_rows(context, results, error: BaseException | None, default_table: str | 
     for e in entries:
         for column, limit in _TEXT_LIMIT.items():
             if e[column] is not None:
-                e[column] = str(e[column])[:limit]
+                e[column] = varchar.fit(str(e[column]), limit)
         rows.append(
             (
                 now,

@@ -96,7 +96,10 @@ LOAD_VOLUMES = "load_volumes"
 # outside it: checks/songplays_match_staging.sql), by their time column. Their delete names
 # the window as literal bounds, so on Redshift the zone maps of a table sorted on that column
 # skip every block of other hours and the delete does not grow with history
-# (https://docs.aws.amazon.com/redshift/latest/dg/t_Sorting_data.html). A full load has no window.
+# (https://docs.aws.amazon.com/redshift/latest/dg/t_Sorting_data.html). The DDL names no sort
+# key (one file serves both engines; PostgreSQL has no SORTKEY), so the table is SORTKEY AUTO
+# and Redshift picks one from the queries it sees (t_Creating_tables.html): see
+# docs/operations.md to set it to start_time. A full load has no window.
 IN_WINDOW = {"songplays": "start_time", "time": "start_time"}
 WINDOW_ONLY = (
     "{{% if not run_window(dag_run).full %}} AND {target}.{column} >= {{{{ run_window(dag_run).start_sql }}}} "

@@ -89,6 +89,13 @@ def test_long_values_are_cut_and_zones_become_naive_utc():
     assert row["interval_end"] == datetime(2018, 11, 1, 16)  # naive: taken as UTC already
 
 
+def test_long_values_are_cut_in_bytes_as_redshift_counts_a_varchar():
+    result = SQLCheckResult(name="c", check_type="t", success=False, actual="é" * 3000, expected="日" * 500)
+    row = columns(dq_rows({"ti": TI}, [result], None)[0])
+    # 3,000 two-byte characters are 6,000 bytes: 2,048 of them fill VARCHAR(4096); 341 three-byte ones VARCHAR(1024)
+    assert row["observed_value"] == "é" * 2048 and row["threshold"] == "日" * 341
+
+
 class StandInHook:
     def __init__(self, fail: bool = False):
         self.fail = fail

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from include.sparkify import varchar
 from include.sparkify.staging.sources import StageResult, StagingRun
 from include.sparkify.staging.statements import render
 
@@ -119,7 +120,11 @@ class Engine:
             return
         params: dict = {"records_read": int(drift["records"])}
         for i, (key, found) in enumerate(keys):
-            params |= {f"key_{i}": key[:256], f"kind_{i}": found["kind"], f"records_{i}": int(found["records"])}
+            params |= {
+                f"key_{i}": varchar.fit(key, 256),
+                f"kind_{i}": found["kind"],
+                f"records_{i}": int(found["records"]),
+            }
         self.execute("drift_record", params, rows=len(keys))
 
     def insert_rejects(self, rejects: str, params: dict | None = None) -> None:

@@ -9,7 +9,7 @@ import logging
 import re
 import time
 
-from include.sparkify import config
+from include.sparkify import config, varchar
 from include.sparkify.staging.drift import from_key_counts as drift_summary
 from include.sparkify.staging.engine import Engine
 from include.sparkify.staging.objects import S3Object, read_jsonpaths
@@ -231,7 +231,7 @@ class RedshiftEngine(Engine):
             batch = rows[start : start + REJECT_BATCH]
             params = {}
             for i, (key, line, reason) in enumerate(batch):
-                params |= {f"key_{i}": key, f"line_{i}": int(line), f"reason_{i}": _bytes_prefix(reason or "", 1024)}
+                params |= {f"key_{i}": key, f"line_{i}": int(line), f"reason_{i}": varchar.fit(reason or "", 1024)}
             self.insert_rejects(f"({render('redshift/reject_rows', rows=len(batch))[0]})", params)
             written += self.rowcount
         return written
@@ -250,8 +250,3 @@ class RedshiftEngine(Engine):
             moved += int(self.query(f"SELECT COUNT(*) FROM {table} WHERE {where}")[0][0])
             self.query(f"DELETE FROM {table} WHERE {where}")
         return moved
-
-
-def _bytes_prefix(text: str, limit: int) -> str:
-    """The longest start of ``text`` that fits ``limit`` bytes of UTF-8 (VARCHAR(n) counts bytes)."""
-    return text.encode()[:limit].decode("utf-8", "ignore")

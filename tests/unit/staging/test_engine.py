@@ -108,6 +108,15 @@ def test_record_writes_the_figures():
     }
 
 
+def test_drift_keys_are_cut_to_256_bytes_not_characters():
+    eng, conn = engine()
+    long_key = "é" * 200  # 400 bytes: staging_drift.key_name is VARCHAR(256), counted in bytes on Redshift
+    eng.record_drift({"records": 5, "keys": {long_key: {"kind": "unmapped", "records": 2}}})
+    [(sql, params)] = conn.calls
+    assert sql.split()[:3] == ["INSERT", "INTO", "staging_drift"]
+    assert params["key_0"] == "é" * 128 and params["records_read"] == 5
+
+
 def test_rejected_and_reject_samples():
     samples = [("k", 3, "missing ts")]
     eng, conn = engine(answers=[("COUNT(*) AS rejected", [(12,)]), ("LIMIT 5", samples)])

@@ -5,6 +5,12 @@
 -- transactions doing so concurrently can abort one with serializable-isolation error 1023;
 -- AWS's advice is to lock the tables at the start of the transaction
 -- (https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation.html, r_LOCK.html).
+-- The staging table comes first: a transaction holds its locks until it ends, so the
+-- order must be the one other writers read these tables in, or two wait on each other
+-- (https://docs.aws.amazon.com/redshift/latest/dg/c_write_readwrite.html). The write of
+-- songs or artists of an overlapping run reads staging_songs, then staging_manifest
+-- (catalog.py): a staging load that held staging_manifest while waiting for staging_songs
+-- would wait on it while it waits for staging_manifest.
 SET TIMEZONE TO 'UTC';
 
-LOCK staging_manifest, staging_rejects, {{ table }}
+LOCK {{ table }}, staging_manifest, staging_rejects

@@ -2,9 +2,11 @@
 ### create_tables
 
 Brings the Sparkify warehouse schema to the newest version: the staging tables, the star
-schema (`songplays`, `users`, `songs`, `artists`, `time`), the bookkeeping tables
-(`staging_manifest`, `staging_rejects`), the data-quality history (`dq_history`) and the
-analytics table (`daily_listening`).
+schema (`songplays`, `users`, `songs`, `artists`, `time`) and its `audit_*` twins (write,
+audit, publish), the bookkeeping tables (`staging_manifest`, `staging_rejects`,
+`staging_drift`, `catalog_loads`, `load_volumes`), the data-quality history (`dq_history`)
+and the analytics tables (`daily_listening`, `monthly_listening`); one file per table in
+`include/sql/ddl/`.
 
 **How.** `Create_tables` applies the versioned migrations of `include/sql/migrations/`
 (`0001_initial.sql`, `0002_…`) that the warehouse has not applied yet, in order, each in its

@@ -42,9 +42,10 @@ trigger). The daily rollup `sparkify_analytics` waits for all 24 hours of a day.
 the data interval and the source objects; every data-quality check result is recorded in `dq_history`; a
 failed or retried task alerts by e-mail/Slack when configured (else a log line); a run not
 finished `SPARKIFY_RUN_DEADLINE_MINUTES` after it was queued raises a deadline alert.
-`sparkify_analytics` follows on the songplays and users assets. See `docs/operations.md`.
+`sparkify_analytics` follows the `sparkify_songplays` asset, a day at a time. See `docs/operations.md`.
 
-**Backfill:** `airflow backfill create --dag-id final_project --from-date 2018-11-01 --to-date 2018-11-02`.
+**Backfill** (a run's logical date is the end of its hour): `airflow backfill create --dag-id final_project
+--from-date 2018-11-01T01:00:00+00:00 --to-date 2018-11-02T00:00:00+00:00`.
 
 SQL: `include/sql/load/<table>.sql`, checks in `include/sql/checks/`.
 """

@@ -10,7 +10,7 @@ checked here, once a day, on the whole tables:
   needs a value (`SQLTableCheckOperator`, `SQLColumnCheckOperator`);
 * every songplay's user is in `users` (`include/sql/checks/published_songplay_users_exist.sql`).
 
-Every result is recorded in `dq_history`, like the hourly checks'. A failure alerts (the DAG's
+Every result is recorded in `dq_history`, like the hourly checks'. A failure alerts (the tasks'
 failure callback) and publishes nothing: this DAG only reads. A full load checks the whole
 tables too, as its audit covers every row it loads.
 

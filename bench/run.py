@@ -851,9 +851,10 @@ class Bench:
         )
 
     # ------------------------------------------------------------------ output
-    def write(self, json_path: Path, md_path: Path, machine_info: dict, complete: bool) -> None:
+    def write(self, json_path: Path, md_path: Path, machine_info: dict, complete: bool) -> list[Path]:
         """latest.json and the docs table from this run alone; a run of only some benchmarks
-        (--only) writes partial.json beside it and leaves latest.json and the docs alone."""
+        (--only) writes partial.json beside it and leaves latest.json and the docs alone.
+        Returns the files written."""
         machine_info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
         now = datetime.now(UTC).isoformat(timespec="seconds")
         document = {
@@ -869,9 +870,11 @@ class Bench:
             json_path = json_path.with_name("partial.json")
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(document, indent=2) + "\n")
-        if complete or self.smoke:
-            md_path.parent.mkdir(parents=True, exist_ok=True)
-            md_path.write_text(markdown(document))
+        if not (complete or self.smoke):
+            return [json_path]
+        md_path.parent.mkdir(parents=True, exist_ok=True)
+        md_path.write_text(markdown(document))
+        return [json_path, md_path]
 
 
 def markdown(document: dict) -> str:
@@ -952,8 +955,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if bench.stack is not None:
             bench.stack.stop()
-        bench.write(json_path, md_path, info, complete=wanted == ALL and not args.record_scheduler)
-        say(f"wrote {json_path} and {md_path}")
+        written = bench.write(json_path, md_path, info, complete=wanted == ALL and not args.record_scheduler)
+        say(f"wrote {' and '.join(map(str, written))}")
     return 0
 
 

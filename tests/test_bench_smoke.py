@@ -53,3 +53,17 @@ def check_smoke_run(out: Path) -> None:
 
     table = (out / "benchmarks.md").read_text()
     assert "<!-- bench:begin -->" in table and "| local_staging_throughput | staging_vs_ceiling |" in table
+
+
+def test_a_run_of_some_benchmarks_writes_partial_json_only(tmp_path):
+    from bench.run import Bench, machine
+
+    bench = Bench(tmp_path / "work", repeat=1, smoke=False)
+    bench.ratios["staging_vs_ceiling"] = 0.5
+    json_path, md_path = tmp_path / "latest.json", tmp_path / "benchmarks.md"
+    assert bench.write(json_path, md_path, machine(), complete=False) == [tmp_path / "partial.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["partial.json"]  # latest.json and the docs untouched
+    assert json.loads((tmp_path / "partial.json").read_text())["complete"] is False
+
+    assert bench.write(json_path, md_path, machine(), complete=True) == [json_path, md_path]
+    assert json.loads(json_path.read_text())["ratios"] == {"staging_vs_ceiling": 0.5}

@@ -16,20 +16,24 @@ The endpoint: `POST /_sparkify/seed` with `{"bucket": ..., "root": ...}` puts th
 a local directory in the Sparkify layout into the bucket through moto's S3 backend, in this
 process (dev/seed.py, `seed_local`): a PUT costs moto and its client about 8 ms of CPU
 together, so the real data set's 14,927 objects took 75 s as PUTs and take 3 s so. Objects
-already there with the same size are kept, as `upload_tree` does. The server listens on
-127.0.0.1 only (dev/stack.py) and reads only directories its user can read.
+already there with the same size are kept, as `upload_tree` does. Since it reads local
+files, it answers only a request whose `X-Sparkify-Seed-Token` header is the token in this
+process's environment (`SPARKIFY_SEED_TOKEN`, set by dev/stack.py from a 0600 file of the
+stack's state); without that variable the endpoint is off.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: dev/ importable
 
-from dev.seed import SEED_PATH, tree_files
+from dev.seed import SEED_PATH, TOKEN_HEADER, TOKEN_VARIABLE, tree_files
 
 
 def seed_bucket(bucket: str, root: Path) -> dict:
@@ -51,12 +55,17 @@ def seed_bucket(bucket: str, root: Path) -> dict:
 
 
 def seed_request(environ, start_response) -> list[bytes]:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        asked = json.loads(environ["wsgi.input"].read(length) or b"{}")
-        status, body = "200 OK", seed_bucket(asked["bucket"], Path(asked["root"]))
-    except (KeyError, ValueError, LookupError, OSError) as error:
-        status, body = "400 Bad Request", {"error": f"{type(error).__name__}: {error}"}
+    token = os.environ.get(TOKEN_VARIABLE, "")
+    given = environ.get("HTTP_" + TOKEN_HEADER.upper().replace("-", "_"), "")
+    if not token or not hmac.compare_digest(given.encode(), token.encode()):
+        status, body = "403 Forbidden", {"error": f"no or a wrong {TOKEN_HEADER} header (dev/stack.py, seed_token)"}
+    else:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            asked = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            status, body = "200 OK", seed_bucket(asked["bucket"], Path(asked["root"]))
+        except (KeyError, ValueError, LookupError, OSError) as error:
+            status, body = "400 Bad Request", {"error": f"{type(error).__name__}: {error}"}
     payload = json.dumps(body).encode()
     start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
     return [payload]

@@ -71,6 +71,7 @@ PG_SYSTEM_USER = "pgserver"
 SECRET_FILES = (
     "airflow-passwords.json",
     "airflow-keys.json",
+    "moto-seed-token.json",
     "warehouse-passwords.json",
     "airflow/airflow.cfg",
     "airflow/simple_auth_manager_passwords.json.generated",  # `airflow standalone` of an earlier release
@@ -605,8 +606,12 @@ class Stack:
     def start_s3(self) -> None:
         if self._running("moto") and port_open(self.s3_port):
             return
+        from dev.seed import TOKEN_VARIABLE
+
         self._spawn(
-            "moto", [sys.executable, str(REPO / "dev" / "moto_server.py"), "-H", "127.0.0.1", "-p", str(self.s3_port)]
+            "moto",
+            [sys.executable, str(REPO / "dev" / "moto_server.py"), "-H", "127.0.0.1", "-p", str(self.s3_port)],
+            env={TOKEN_VARIABLE: self.seed_token()},
         )
         wait_for(lambda: port_open(self.s3_port), 60, "the moto S3 server", log=self.log_dir / "moto.log")
         s3 = self.s3_client()
@@ -631,12 +636,25 @@ class Stack:
             config=Config(max_pool_connections=32, retries={"max_attempts": 3}),
         )
 
+    def seed_token(self) -> str:
+        """The token moto's seeding endpoint asks for (dev/moto_server.py): it reads local files,
+        so only this stack's user may ask. Generated once, in moto-seed-token.json (0600)."""
+        import secrets
+
+        token_file = self.state_dir / "moto-seed-token.json"
+        return self._generated_once(token_file, lambda: {"token": secrets.token_urlsafe(24)})["token"]
+
     def seed(self, root: Path, bucket: str | None = None) -> dict:
         """Puts the data set under root into the bucket (default: the stack's) inside moto's
-        process, keeping objects already there: dev/seed.py, `seed_local`."""
-        from dev.seed import seed_local
+        process, keeping objects already there: dev/seed.py, `seed_local`. A moto that an
+        earlier release started (still up: make run leaves it running) has no such endpoint:
+        then through the S3 API, as that release did."""
+        from dev.seed import NoSeedEndpoint, seed_local, upload_tree
 
-        return seed_local(self.s3_endpoint, bucket or self.bucket, root)
+        try:
+            return seed_local(self.s3_endpoint, self.seed_token(), bucket or self.bucket, root)
+        except NoSeedEndpoint:
+            return upload_tree(self.s3_client(), bucket or self.bucket, root)
 
     # ---------------------------------------------------------------- Airflow
     def create_metadata_database(self) -> None:

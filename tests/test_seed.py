@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from dev.seed import upload_tree
+from dev import seed
+from dev.seed import NoSeedEndpoint, seed_local, upload_tree
 
 
 def tree(root, files: dict[str, bytes]):
@@ -72,3 +73,26 @@ def test_seeding_an_unknown_bucket_or_directory_fails_naming_it(stack, tmp_path)
         stack.seed(tree(tmp_path / "data", FILES), "seed-nowhere")
     with pytest.raises(RuntimeError, match=f"no directory {tmp_path / 'missing'}"):
         stack.seed(tmp_path / "missing", stack.bucket)
+
+
+def test_the_endpoint_answers_only_with_the_stacks_token(stack, tmp_path):
+    """It reads local files: a request without the token of the stack's state (0600) is refused."""
+    root = tree(tmp_path / "data", FILES)
+    bucket = new_bucket(stack, "seed-token")
+    for token in ("", "not-the-token", stack.seed_token()[:-1]):
+        with pytest.raises(RuntimeError, match="wrong X-Sparkify-Seed-Token"):
+            seed_local(stack.s3_endpoint, token, bucket, root)
+    assert stack.s3_client().list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+    assert (stack.state_dir / "moto-seed-token.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_moto_without_the_endpoint_is_seeded_through_the_s3_api(stack, tmp_path, monkeypatch):
+    """A moto that an earlier release started (make run leaves it up) has no endpoint: moto
+    answers the POST as S3 would, and Stack.seed puts the objects with the S3 API instead."""
+    root = tree(tmp_path / "data", FILES)
+    bucket = new_bucket(stack, "seed-fallback")
+    monkeypatch.setattr(seed, "SEED_PATH", "/_sparkify/no-such-endpoint")  # a path this server does not serve
+    with pytest.raises(NoSeedEndpoint):
+        seed_local(stack.s3_endpoint, stack.seed_token(), bucket, root)
+    assert stack.seed(root, bucket) == {"uploaded": 4, "kept": 0}
+    assert {key: got[0] for key, got in objects(stack.s3_client(), bucket).items()} == FILES

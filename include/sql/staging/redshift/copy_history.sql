@@ -4,7 +4,7 @@
 -- session's COPYs run one after another, so the latest of this session's is the one, once
 -- recorded; the view may lag the COPY (redshift.py reads it again until it has the row).
 -- Two conditions keep an earlier row out while this one lags:
--- * the view keeps running COPYs too, with statistics still accumulating: completed only;
+-- * the view keeps running COPYs too, with statistics still accumulating: completed only.
 -- * a session id is a process id, which a later session may reuse
 --   (https://docs.aws.amazon.com/redshift/latest/dg/PG_BACKEND_PID.html): only COPYs that
 --   started in this transaction, whose start SYSDATE gives (r_SYSDATE.html; both in UTC,

@@ -31,15 +31,11 @@ def param(name: str) -> str:
 
 
 def render(name: str, **fragments: object) -> list[str]:
-    """The statements of ``include/sql/staging/<name>.sql`` (split on ``;`` at a line end),
-    comment lines dropped."""
+    """The statements of ``include/sql/staging/<name>.sql``: comment lines dropped, then
+    split on ``;`` at a line end (so a comment ending in ``;`` splits nothing)."""
     text = _environment().get_template(f"{name}.sql").render(param=param, **fragments)
-    statements = []
-    for part in re.split(r";\s*\n", text):
-        lines = [line for line in part.splitlines() if not line.lstrip().startswith("--")]
-        if statement := "\n".join(lines).strip().rstrip(";"):
-            statements.append(statement)
-    return statements
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return [statement for part in re.split(r";\s*\n", code + "\n") if (statement := part.strip().rstrip(";"))]
 
 
 def column(name: str) -> str:

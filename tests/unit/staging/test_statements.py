@@ -69,6 +69,20 @@ def test_every_template_renders_without_comments_or_jinja(path):
         assert "{{" not in sql and "param(" not in sql and not sql.endswith(";")
 
 
+def test_a_comment_line_ending_in_a_semicolon_splits_nothing(tmp_path, monkeypatch):
+    from include.sparkify.staging import statements
+
+    (tmp_path / "t.sql").write_text(
+        "-- first; a note;\nSELECT 1,\n-- inside;\n    2;\n\n-- between;\nUPDATE t SET a = 1 -- trailing\n"
+    )
+    monkeypatch.setattr(statements, "DIRECTORY", tmp_path)
+    statements._environment.cache_clear()
+    try:
+        assert render("t") == ["SELECT 1,\n    2", "UPDATE t SET a = 1 -- trailing"]
+    finally:
+        statements._environment.cache_clear()
+
+
 def test_a_missing_fragment_is_an_error():
     with pytest.raises(jinja2.UndefinedError, match="now"):
         render("manifest_record")

@@ -1,5 +1,5 @@
 """The stack layer's two streams (tests/conftest.py): which tests run in which pytest-xdist
-worker under `make test-stack` (``-n 2 --dist loadgroup``)."""
+worker under `make test-stack` (``-n 3 --dist loadgroup``)."""
 
 from __future__ import annotations
 

@@ -4,8 +4,9 @@ when all 24 hours of it are published, and its runs build that day's figures, wh
 the figures computed from the JSON.
 
 The scheduler stack's sample covers two days (tests/conftest.py); its full load publishes
-every hour of both. The 23-and-24 test backfills a day outside the sample (2018-11-05):
-hourly runs of a quiet day publish their hours too."""
+every hour of both. The 23-and-24 test takes a day outside the sample (2018-11-05): an
+hourly run of a quiet day publishes its hour too. The backfill of hourly runs that publish
+their hours is tests/test_scheduler.py's (and `make run`'s)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 
 from include.sparkify.window import Window
 from tests import expected as ex
-from tests.conftest import UTC, warehouse
+from tests.conftest import UTC
 
 pytestmark = pytest.mark.scheduler
 
@@ -65,49 +66,51 @@ def test_a_full_load_fires_one_daily_rollup_per_day_with_the_figures_of_the_json
 def test_23_hours_of_a_day_fire_no_rollup_and_the_24th_fires_exactly_one(
     scheduler_stack, scheduler_api, full_load_analytics
 ):
+    """The day's first 23 hours are published by hand, as an operator marks an hour done:
+    an asset event of sparkify_songplays with the hour as its partition key, through
+    Airflow's REST API (POST /api/v2/assets/events, the same registration a task's outlet
+    event goes through). The 24th is published by a real run of final_project for that hour
+    (a manual run with the hour's end as its logical date). The rollup must fire once, after
+    the 24th, with all 24 hours: had the scheduler fired on 23, that run would exist, with 23
+    upstream events, by the time the 24th run (tens of scheduler loops later) publishes."""
     from dev.stack import wait_for
 
-    stack, _ = scheduler_stack
     api = scheduler_api
-    day = datetime.strptime(QUIET_DAY, "%Y-%m-%d").replace(tzinfo=UTC)
-
-    def backfill(first_hour: datetime, last_hour: datetime) -> list[dict]:
-        """Backfill final_project's runs of the hours [first_hour, last_hour] (logical date: the hour's end)."""
-        created = api.create_backfill(
-            "final_project",
-            (first_hour + timedelta(hours=1)).isoformat(),
-            (last_hour + timedelta(hours=1)).isoformat(),
-            max_active_runs=4,
-        )
-
-        def finished() -> bool:
-            dead = stack.dead_components()
-            assert not dead, f"Airflow's {', '.join(dead)} stopped: see {stack.log_dir}/airflow-*.log"
-            return bool(api.backfill(created["id"])["completed_at"])
-
-        wait_for(finished, 900, "the backfill to complete", interval=3)
-        wanted = {f"{h:%Y-%m-%dT%H:%M:%SZ}" for h in Window(first_hour, last_hour + timedelta(hours=1)).hour_starts()}
-        runs = [r for r in api.runs("final_project", run_type="backfill") if r["logical_date"] in wanted]
-        assert runs and all(r["state"] == "success" for r in runs), [(r["logical_date"], r["state"]) for r in runs]
-        return runs
+    hours = Window.from_partition(QUIET_DAY).hour_keys()
+    songplays = api.get("/api/v2/assets", name_pattern="sparkify_songplays")["assets"]
+    assert [a["name"] for a in songplays] == ["sparkify_songplays"], songplays
 
     def rollups() -> list[dict]:
         return [r for r in api.runs("sparkify_analytics") if r["partition_key"] == QUIET_DAY]
 
-    assert len(backfill(day, day + timedelta(hours=22))) == 23
-    # The scheduler has seen the 23 hours (their events are logged against the day) and fired nothing.
-    with warehouse(stack) as conn:  # the warehouse part: the 23 hours are published
-        published = conn.execute(
-            "SELECT COUNT(*) FROM load_volumes WHERE loaded_table = 'songplays' AND interval_start >= %s "
-            "AND interval_start < %s",
-            (day.replace(tzinfo=None), (day + timedelta(days=1)).replace(tzinfo=None)),
-        ).fetchone()[0]
-    assert published == 23
+    assert rollups() == []
+    for key in hours[:23]:
+        event = api.post(
+            "/api/v2/assets/events",
+            {"asset_id": songplays[0]["id"], "partition_key": key, "extra": {"published_by": "this test"}},
+        )
+        assert event["partition_key"] == key
     assert rollups() == []
 
-    assert len(backfill(day + timedelta(hours=23), day + timedelta(hours=23))) == 1
+    last_hour = datetime.strptime(hours[23], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    run = api.trigger("final_project", logical_date=(last_hour + timedelta(hours=1)).isoformat())
+    assert rollups() == []  # 23 hours, and the scheduler has had them for a while
+    finished = api.wait_for_run(
+        "final_project", lambda r: r["dag_run_id"] == run["dag_run_id"], timeout=600, what="the 24th hour's run"
+    )
+    assert finished["state"] == "success", finished
+    assert (finished["data_interval_start"], finished["data_interval_end"]) == (
+        f"{last_hour:%Y-%m-%dT%H:%M:%SZ}",
+        f"{last_hour + timedelta(hours=1):%Y-%m-%dT%H:%M:%SZ}",
+    )
+
     fired = wait_for(lambda: [r for r in rollups() if r["state"] in ("success", "failed")], 300, "the day's rollup")
     assert [(r["partition_key"], r["state"]) for r in fired] == [(QUIET_DAY, "success")]
-    hours = sorted(e["partition_key"] for e in api.upstream_asset_events("sparkify_analytics", fired[0]["dag_run_id"]))
-    assert hours == Window.from_partition(QUIET_DAY).hour_keys()
+    upstream = api.upstream_asset_events("sparkify_analytics", fired[0]["dag_run_id"])
+    assert sorted(e["partition_key"] for e in upstream) == hours
+    by_hand = sorted(e["partition_key"] for e in upstream if e["extra"].get("published_by") == "this test")
+    assert by_hand == hours[:23]
+    assert [(e["partition_key"], e["source_run_id"]) for e in upstream if e["partition_key"] == hours[23]] == [
+        (hours[23], run["dag_run_id"])
+    ]
     assert len(rollups()) == 1  # exactly one

@@ -1,0 +1,131 @@
+"""The local S3 stand-in's shortcut for a plain GetObject (dev/moto_server.py, `fast_get`)
+answers as moto's own handler does: the same status, headers and body for every object a
+plain GET can fetch, and no answer (moto's handler takes the request) for anything else.
+moto runs in this process (`mock_aws`): its handler's answer is what boto3 receives."""
+
+from __future__ import annotations
+
+import io
+
+import boto3
+import pytest
+from botocore.config import Config
+from moto import mock_aws
+
+from dev.moto_server import fast_get
+
+BUCKET = "sparkify-fast-get"
+AUTH = (
+    "AWS4-HMAC-SHA256 Credential=testing/20261130/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=0"
+)
+OBJECTS = {
+    "song_data/A/B/C/TRABCAJ12903CDFCC2.json": (b'{"song_id": "S1", "title": 66}', {}),
+    "log_data/2018/11/2018-11-01-events.json": ('{"artist": "Beyoncé"}\n{"ts": 2}'.encode(), {}),
+    "empty.json": (b"", {}),
+    "typed/x=1+y.json": (b"{}", {"ContentType": "application/json", "Metadata": {"origin": "test"}}),
+}
+# Differ between two answers to the same request, whoever gives them.
+PER_ANSWER = {"date", "server", "x-amzn-requestid", "x-amz-request-id", "x-amz-id-2"}
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    for name in ("MOTO_ACCOUNT_ID", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    with mock_aws():
+        client = boto3.client(
+            "s3", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+        )
+        client.create_bucket(Bucket=BUCKET)
+        for key, (body, extra) in OBJECTS.items():
+            client.put_object(Bucket=BUCKET, Key=key, Body=body, **extra)
+        yield client
+
+
+def environ(path: str, **headers) -> dict:
+    env = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "HTTP_HOST": "127.0.0.1:5000",
+        "HTTP_AUTHORIZATION": AUTH,
+        "HTTP_X_AMZ_CHECKSUM_MODE": "ENABLED",
+        "wsgi.input": io.BytesIO(),
+    }
+    env.update({f"HTTP_{name.upper()}": value for name, value in headers.items()})
+    return env
+
+
+def answer(env: dict):
+    """fast_get's answer as (status, {header: value}, body), or None."""
+    started = {}
+
+    def start_response(status, headers):
+        started["status"], started["headers"] = status, {k.lower(): v for k, v in headers}
+
+    body = fast_get(env, start_response)
+    return None if body is None else (started["status"], started["headers"], b"".join(body))
+
+
+@pytest.mark.parametrize("key", sorted(OBJECTS))
+def test_a_plain_get_is_answered_as_moto_answers_it(s3, key):
+    fast = answer(environ(f"/{BUCKET}/{key}"))
+    assert fast is not None, "the shortcut did not take a plain GET"
+    status, headers, body = fast
+    moto = s3.get_object(Bucket=BUCKET, Key=key, ChecksumMode="ENABLED")
+    moto_headers = moto["ResponseMetadata"]["HTTPHeaders"]
+    assert (status, body) == ("200 OK", moto["Body"].read())
+    assert body == OBJECTS[key][0]
+    assert {k: v for k, v in headers.items() if k not in PER_ANSWER} == {
+        k: v for k, v in moto_headers.items() if k not in PER_ANSWER
+    }
+    assert headers["x-amzn-requestid"]
+
+
+def test_without_checksum_mode_no_checksum_is_sent(s3):
+    env = environ(f"/{BUCKET}/empty.json")
+    del env["HTTP_X_AMZ_CHECKSUM_MODE"]
+    _, headers, _ = answer(env)
+    plain = boto3.client(  # boto3 asks for the checksum unless told it need not
+        "s3",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(response_checksum_validation="when_required"),
+    )
+    moto = plain.get_object(Bucket=BUCKET, Key="empty.json")["ResponseMetadata"]["HTTPHeaders"]
+    assert not [h for h in headers if h.startswith("x-amz-checksum-")]
+    assert not [h for h in moto if h.startswith("x-amz-checksum-")]
+
+
+KEY = "song_data/A/B/C/TRABCAJ12903CDFCC2.json"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        pytest.param(environ(f"/{BUCKET}/{KEY}", range="bytes=0-3"), id="a range"),
+        pytest.param(environ(f"/{BUCKET}/{KEY}", if_none_match='"x"'), id="a condition"),
+        pytest.param(environ(f"/{BUCKET}/{KEY}", origin="http://example.com"), id="CORS"),
+        pytest.param(environ(f"/{BUCKET}/{KEY}", x_moto_account_id="111111111111"), id="another account"),
+        pytest.param({**environ(f"/{BUCKET}/{KEY}"), "QUERY_STRING": "tagging"}, id="a query"),
+        pytest.param({**environ(f"/{BUCKET}/{KEY}"), "REQUEST_METHOD": "HEAD"}, id="HEAD"),
+        pytest.param({**environ(f"/{KEY}"), "HTTP_HOST": f"{BUCKET}.localhost:5000"}, id="virtual-hosted"),
+        pytest.param({**environ(f"/{BUCKET}/{KEY}"), "HTTP_AUTHORIZATION": ""}, id="anonymous"),
+        pytest.param(environ(f"/{BUCKET}/song_data/missing.json"), id="a missing key"),
+        pytest.param(environ("/no-such-bucket/x.json"), id="a missing bucket"),
+        pytest.param(environ(f"/{BUCKET}/log data/a b.json"), id="a key that needs decoding"),
+    ],
+)
+def test_anything_but_a_plain_get_of_an_object_is_left_to_moto(s3, env):
+    assert answer(env) is None
+
+
+def test_a_versioned_bucket_is_left_to_moto(s3):
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    assert answer(environ(f"/{BUCKET}/{KEY}")) is None
+
+
+def test_another_account_by_environment_is_left_to_moto(s3, monkeypatch):
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", "111111111111")
+    assert answer(environ(f"/{BUCKET}/{KEY}")) is None

@@ -32,8 +32,9 @@ run or none of it. A failed check publishes nothing and keeps the audit rows for
 
 **Partitions.** Every table's asset event names the hour it covers as its partition key
 (`2018-11-01T13:00:00`, UTC): `Publish` adds them at run time (`outlet_events[...]
-.add_partitions`), one per hour of the run's interval, or, for a full load, one per hour of
-every day its plays span. Runtime partitions, not a `CronPartitionTimetable`, because the
+.add_partitions`), one per hour of the run's interval. A full load's `sparkify_songplays`
+event carries one per hour of every day its plays span; the other tables' a single event
+(include/sparkify/publish.py says why). Runtime partitions, not a `CronPartitionTimetable`, because the
 schedule stays what it was: hourly *or* on the schema asset, with a data interval per run
 (a partition timetable's runs have none, and it cannot be combined with the asset
 trigger). The daily rollup `sparkify_analytics` waits for all 24 hours of a day.

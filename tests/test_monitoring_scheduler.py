@@ -40,7 +40,7 @@ def test_asset_events_carry_rows_interval_and_sources(api, asset_triggered_run, 
     stack, _ = scheduler_stack
     run_id = asset_triggered_run["dag_run_id"]
     table_events = api.asset_events(source_dag_id="final_project", source_run_id=run_id)
-    by_table = {e["extra"]["table"]: e for e in table_events}  # one event per hour: the same extra
+    by_table = {e["extra"]["table"]: e for e in table_events}  # songplays: one per hour, the same extra
     assert set(by_table) == set(TABLES)
     assert all(e["extra"] == by_table[e["extra"]["table"]]["extra"] for e in table_events)
 

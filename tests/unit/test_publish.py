@@ -169,3 +169,26 @@ def test_the_publish_emits_every_tables_asset_with_its_counts_and_sources(monkey
     assert result["songs"]["sources"] == ["s3://b/song_data/x.json"]
     assert result["users"]["data_interval_start"] == "2018-11-01T13:00:00+00:00"
     assert result["artists"]["mode"] == "truncate-insert" and result["time"]["mode"] == "upsert"
+
+
+def test_a_full_loads_songplays_event_names_every_hour_and_the_other_tables_one_event_each(monkeypatch):
+    """A full load covers every hour of the days its plays span; only songplays (the daily
+    rollup's asset) carries them as partitions, the other tables name them in extra."""
+    steps = publish_statements()
+    first, last = datetime(2018, 11, 1, 20, 17), datetime(2018, 11, 3, 0, 5)
+    monkeypatch.setattr(
+        SQLExecuteQueryOperator,
+        "execute",
+        lambda self, context: [[(first, last)] if r == "span" else None if t is None else 1 for t, _, r in steps],
+    )
+    events = defaultdict(OutletEvent)
+    ti = SimpleNamespace(xcom_pull=lambda task_ids: [None for _ in task_ids])
+    no_interval = SimpleNamespace(data_interval_start=None, data_interval_end=None)
+    result = publish("Publish").execute({"ti": ti, "dag_run": no_interval, "outlet_events": events})
+    hours = [f"2018-11-{day:02d}T{hour:02d}:00:00" for day in (1, 2, 3) for hour in range(24)]
+    assert events[config.table_asset("songplays")].keys == hours
+    for table in set(TABLES) - {"songplays"}:
+        assert events[config.table_asset(table)].keys == []
+    for table in TABLES:
+        assert result[table]["partitions"] == {"count": 72, "first": hours[0], "last": hours[-1]}
+        assert events[config.table_asset(table)].extra["partitions"] == result[table]["partitions"]

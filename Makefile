@@ -60,8 +60,9 @@ stop:
 
 # Tests run in random order (pytest-randomly prints its seed; ARGS="--randomly-seed=N" repeats an order,
 # ARGS="-p no:randomly" keeps file order). Lint first (any finding fails), then the fast layer, then the tests
-# marked `stack` (tests/conftest.py) in two streams: the scheduler stack's tests and the dag.test() stack's
-# tests run side by side (tests/conftest.py: SCHEDULER_STREAM_MODULES; ARGS="-n 0" runs them one after the other).
+# marked `stack` (tests/conftest.py) in streams side by side: the scheduler stack's tests, the real data set's
+# full-load tests, the other dag.test() tests, the modules with a stack of their own (tests/conftest.py:
+# SCHEDULER_STREAM_MODULES, REAL_DATA_STREAM_MODULES; ARGS="-n 0" runs them one after the other).
 test: lint test-unit test-stack
 
 # Three workers on two cores: many of these tests wait on a subprocess (measured quiet,
@@ -69,9 +70,10 @@ test: lint test-unit test-stack
 test-unit: venv
 	$(PY) -m pytest -m "not stack" -n 3 $(ARGS)
 
-# Three workers: the two long streams (the scheduler stack's, dag.test()'s) each hold one, and
-# the modules with a stack of their own run beside them instead of after them (one run each,
-# 2026-11-30: -n 2 12 min 10 s - 14 min 59 s, -n 3 10 min 47 s).
+# Three workers: the long streams (the scheduler stack's, the real data's, dag.test()'s) and the
+# modules with a stack of their own share them as each is free (one run each, 2026-11-30, with
+# the real-data stream split off: -n 3 8 min 29 s, -n 4 9 min 2 s; before it, -n 2 12 min 10 s -
+# 14 min 59 s, -n 3 10 min 47 s).
 test-stack: venv browser
 	$(PY) -m pytest -m stack -n 3 --dist loadgroup --durations=15 $(ARGS)
 

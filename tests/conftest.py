@@ -129,17 +129,23 @@ SERVICE_FIXTURES = STACK_FIXTURES | {"airflow_db", "scheduler_api", "full_load_a
 SERVICE_MODULES = {"test_bench_smoke", "test_make_run"}
 
 
-# The stack layer runs in two streams side by side (`make test-stack`: pytest-xdist with two
-# workers): the tests of the shared scheduler stack, and the tests that run the DAGs with
-# dag.test() over the shared `stack` (and every test of Airflow's SQLite metadata database,
-# which takes one writer at a time). Each stream starts its session's stacks once. A stack
-# test of neither (its own stack, e.g. `make run` in a clone) is a unit of its own, run by
-# whichever stream is free. The streams are told apart by module, which is all pytest-xdist's
-# controller sees of a test (its node id): the modules of the scheduler stream are listed here
-# and checked against each test's fixtures as it is collected.
+# The stack layer runs in streams side by side (`make test-stack`: pytest-xdist, three
+# workers): the tests of the shared scheduler stack; the tests of the real data set's full
+# load (dag.test()); the other tests that run the DAGs with dag.test() over a `stack` (and
+# every test of Airflow's SQLite metadata database). Each worker has a `stack` and an Airflow
+# home (SQLite, which takes one writer at a time: the root conftest.py) of its own, and each
+# stream starts its session's stacks once. A stack test of none of them (its own stack, e.g.
+# `make run` in a clone) is a unit of its own, run by whichever worker is free. The streams
+# are told apart by module, which is all pytest-xdist's controller sees of a test (its node
+# id): the modules of the scheduler and real-data streams are listed here and checked against
+# each test's fixtures as it is collected.
 SCHEDULER_STREAM_MODULES = frozenset(
     {"test_monitoring_scheduler", "test_rollups_scheduler", "test_scheduler", "test_ui"}
 )
+# The tests of the real data set's full load (tests/real_data.py), the longest of the dag.test()
+# tests: a stream of their own, with its own `stack` and Airflow home (the root conftest.py).
+REAL_DATA_STREAM_MODULES = frozenset({"test_catalog_loads", "test_e2e_real_data", "test_write_audit_publish"})
+REAL_DATA_FIXTURES = frozenset({"full_load", "full_load_state"})
 OWN_STACK_MODULES = frozenset({*SERVICE_MODULES, "test_faults"})  # test_faults: the fault_stack fixture
 
 
@@ -148,6 +154,8 @@ def stack_stream(fixturenames, module: str) -> str:
     names = set(fixturenames)
     if "scheduler_stack" in names:
         return "scheduler"
+    if names & REAL_DATA_FIXTURES:
+        return "real-data"
     if names & {"stack", "airflow_db"}:
         return "dag-test"
     return module
@@ -157,6 +165,8 @@ def stream_of_module(module: str) -> str:
     """The stream of a stack test module, from its name (what pytest-xdist's controller has)."""
     if module in SCHEDULER_STREAM_MODULES:
         return "scheduler"
+    if module in REAL_DATA_STREAM_MODULES:
+        return "real-data"
     return module if module in OWN_STACK_MODULES else "dag-test"
 
 

@@ -1,8 +1,11 @@
-"""The stack layer's two streams (tests/conftest.py): which tests run in which pytest-xdist
+"""The stack layer's streams (tests/conftest.py): which tests run in which pytest-xdist
 worker under `make test-stack` (``-n 3 --dist loadgroup``)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -37,13 +40,14 @@ def item(module: str, *fixturenames: str):
 
 
 def test_the_listed_modules_exist():
-    for module in conftest.SCHEDULER_STREAM_MODULES | conftest.OWN_STACK_MODULES:
+    for module in conftest.SCHEDULER_STREAM_MODULES | conftest.REAL_DATA_STREAM_MODULES | conftest.OWN_STACK_MODULES:
         assert (TESTS / f"{module}.py").is_file(), module
 
 
 def test_a_test_s_fixtures_decide_its_stream():
     assert conftest.stack_stream(["scheduler_api", "scheduler_stack", "tmp_path"], "test_ui") == "scheduler"
-    assert conftest.stack_stream(["stack", "real_bucket"], "test_e2e_real_data") == "dag-test"
+    assert conftest.stack_stream(["full_load", "stack", "source"], "test_e2e_real_data") == "real-data"
+    assert conftest.stack_stream(["stack", "real_bucket"], "test_bad_input") == "dag-test"
     assert conftest.stack_stream(["airflow_db"], "test_migrations") == "dag-test"
     assert conftest.stack_stream(["fault_stack"], "test_faults") == "test_faults"
 
@@ -55,7 +59,8 @@ def test_loadgroup_makes_one_work_unit_per_stream():
         "tests/test_ui.py::test_asset_graph_shows_the_lineage": "scheduler",
         "tests/test_scheduler.py::test_parallel_backfill_gives_the_serial_result": "scheduler",
         "tests/test_bad_input.py::test_x[a::b.json]": "dag-test",
-        "tests/test_e2e_real_data.py::test_full_load_matches_the_json": "dag-test",
+        "tests/test_e2e_real_data.py::test_full_load_matches_the_json": "real-data",
+        "tests/test_write_audit_publish.py::test_a_reader_never_sees_part_of_a_publish": "real-data",
         "tests/test_make_run.py::test_make_stop_leaves_no_process_and_no_open_port": "test_make_run",
     }
     assert {nodeid: scheduler._split_scope(nodeid) for nodeid in units} == units
@@ -70,3 +75,62 @@ def test_a_module_whose_tests_belong_in_another_stream_is_refused():
     with pytest.raises(pytest.UsageError, match="belongs in the 'scheduler' stream"):
         conftest.pytest_itemcollected(item("test_rows", "scheduler_stack"))
     conftest.pytest_itemcollected(item("test_ui", "scheduler_stack"))  # its own stream: accepted
+
+
+def test_a_real_data_test_in_a_module_of_another_stream_is_refused():
+    with pytest.raises(pytest.UsageError, match="belongs in the 'real-data' stream"):
+        conftest.pytest_itemcollected(item("test_bad_input", "full_load", "stack"))
+    conftest.pytest_itemcollected(item("test_catalog_loads", "full_load", "stack"))  # its own stream: accepted
+
+
+HOME_PROBE = """
+import os
+def test_home():
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    with open(os.path.join(os.environ["PROBE_OUT"], worker), "w") as out:
+        out.write(os.environ["AIRFLOW_HOME"] + "\\n" + os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+"""
+
+
+def test_each_worker_has_an_airflow_home_of_its_own_removed_at_the_end(tmp_path):
+    """The root conftest.py gives each pytest-xdist worker its own Airflow home (SQLite), so
+    two streams can run dag.test() at once; the homes are gone when the session ends."""
+    (tmp_path / "test_probe.py").write_text(
+        HOME_PROBE.replace("def test_home", "def test_one") + HOME_PROBE.replace("def test_home", "def test_two")
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "SPARKIFY_TEST_", "PYTEST_"))}
+    env.update({"PROBE_OUT": str(out), "PYTHONPATH": str(conftest.REPO)})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-n",
+            "2",
+            "--dist",
+            "each",
+            "-p",
+            "conftest",
+            "-p",
+            "no:randomly",
+            "-p",
+            "no:cacheprovider",
+            "test_probe.py",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    seen = {p.name: p.read_text().split("\n") for p in out.iterdir()}
+    assert sorted(seen) == ["gw0", "gw1"]
+    homes = {home for home, _ in seen.values()}
+    assert len(homes) == 2
+    for home, database in seen.values():
+        assert database == f"sqlite:///{home}/airflow.db"
+        assert not Path(home).exists()

@@ -30,14 +30,14 @@ passed does `Publish` apply all five tables in one transaction, so a reader sees
 run or none of it. A failed check publishes nothing and keeps the audit rows for inspection
 (`docs/operations.md`: inspect, fix, rerun or discard).
 
-**Partitions.** Every table's asset event names the hour it covers as its partition key
-(`2018-11-01T13:00:00`, UTC): `Publish` adds them at run time (`outlet_events[...]
-.add_partitions`), one per hour of the run's interval. A full load's `sparkify_songplays`
-event carries one per hour of every day its plays span; the other tables' a single event
-(include/sparkify/publish.py says why). Runtime partitions, not a `CronPartitionTimetable`, because the
-schedule stays what it was: hourly *or* on the schema asset, with a data interval per run
-(a partition timetable's runs have none, and it cannot be combined with the asset
-trigger). The daily rollup `sparkify_analytics` waits for all 24 hours of a day.
+**Partitions.** An hourly run's table asset events name the hour it covers as their partition
+key (`2018-11-01T13:00:00`, UTC): `Publish` adds them at run time
+(`outlet_events[...].add_partitions`). A full load's `sparkify_songplays` event carries one
+per hour of every day its plays span; the other tables' is a single event
+(include/sparkify/publish.py says why). Runtime partitions, not a `CronPartitionTimetable`,
+because the schedule stays what it was: hourly *or* on the schema asset, with a data
+interval per run (a partition timetable's runs have none, and it cannot be combined with
+the asset trigger). The daily rollup `sparkify_analytics` waits for all 24 hours of a day.
 
 **Monitoring.** Each table's asset event, emitted by `Publish`, carries rows inserted/deleted,
 the data interval and the source objects; every data-quality check result is recorded in `dq_history`; a

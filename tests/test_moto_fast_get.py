@@ -1,7 +1,8 @@
 """The local S3 stand-in's shortcut for a plain GetObject (dev/moto_server.py, `fast_get`)
-answers as moto's own handler does: the same status, headers and body for every object a
-plain GET can fetch, and no answer (moto's handler takes the request) for anything else.
-moto runs in this process (`mock_aws`): its handler's answer is what boto3 receives."""
+answers as moto does: the same status, headers and body for every object a plain GET can
+fetch, and no answer (moto takes the request) for anything else. moto runs in this process
+(`mock_aws`): as boto3 sees it, and as its server's WSGI application (patched as
+dev/moto_server.py runs it) answers with the shortcut and without."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ OBJECTS = {
 }
 # Differ between two answers to the same request, whoever gives them.
 PER_ANSWER = {"date", "server", "x-amzn-requestid", "x-amz-request-id", "x-amz-id-2"}
+# What moto's server adds to every answer (flask_cors, origins "*"), and boto3 never sees in-process.
+SERVER_ONLY = {"access-control-allow-origin"}
 
 
 @pytest.fixture
@@ -76,10 +79,10 @@ def test_a_plain_get_is_answered_as_moto_answers_it(s3, key):
     moto_headers = moto["ResponseMetadata"]["HTTPHeaders"]
     assert (status, body) == ("200 OK", moto["Body"].read())
     assert body == OBJECTS[key][0]
-    assert {k: v for k, v in headers.items() if k not in PER_ANSWER} == {
+    assert {k: v for k, v in headers.items() if k not in PER_ANSWER | SERVER_ONLY} == {
         k: v for k, v in moto_headers.items() if k not in PER_ANSWER
     }
-    assert headers["x-amzn-requestid"]
+    assert len(headers["x-amzn-requestid"]) == len(moto_headers["x-amzn-requestid"])
 
 
 def test_without_checksum_mode_no_checksum_is_sent(s3):
@@ -121,11 +124,62 @@ def test_anything_but_a_plain_get_of_an_object_is_left_to_moto(s3, env):
     assert answer(env) is None
 
 
+def test_another_account_by_environment_is_left_to_moto(s3, monkeypatch):
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", "111111111111")
+    assert answer(environ(f"/{BUCKET}/{KEY}")) is None
+
+
 def test_a_versioned_bucket_is_left_to_moto(s3):
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     assert answer(environ(f"/{BUCKET}/{KEY}")) is None
 
 
-def test_another_account_by_environment_is_left_to_moto(s3, monkeypatch):
-    monkeypatch.setenv("MOTO_ACCOUNT_ID", "111111111111")
+def test_a_bucket_with_a_policy_or_access_logging_is_left_to_moto(s3):
+    policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", '
+    policy += f'"Resource": "arn:aws:s3:::{BUCKET}/*"}}]}}'
+    s3.put_bucket_policy(Bucket=BUCKET, Policy=policy)
     assert answer(environ(f"/{BUCKET}/{KEY}")) is None
+    s3.delete_bucket_policy(Bucket=BUCKET)
+    assert answer(environ(f"/{BUCKET}/{KEY}")) is not None
+    s3.create_bucket(Bucket="sparkify-fast-get-logs")
+    s3.put_bucket_acl(Bucket="sparkify-fast-get-logs", ACL="log-delivery-write")
+    s3.put_bucket_logging(
+        Bucket=BUCKET,
+        BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": "sparkify-fast-get-logs", "TargetPrefix": "x/"}},
+    )
+    assert answer(environ(f"/{BUCKET}/{KEY}")) is None
+
+
+def test_moto_s_server_answers_a_plain_get_through_the_shortcut_as_it_answers_without(s3, monkeypatch):
+    """dev/moto_server.py's patched server application: a plain GET goes to fast_get, and its
+    answer equals the one moto's own handler gives to the same GET with a condition that
+    always holds (If-None-Match of another ETag), which the shortcut leaves to moto."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.test import Client
+
+    from dev import moto_server
+
+    for name in ("__call__", "get_backend_for_host"):  # patch_moto replaces them: restored after the test
+        monkeypatch.setattr(DomainDispatcherApplication, name, getattr(DomainDispatcherApplication, name))
+    answered = []
+
+    def counted(environ, start_response):
+        answer = fast_get(environ, start_response)
+        answered.append(answer is not None)
+        return answer
+
+    monkeypatch.setattr(moto_server, "fast_get", counted)
+    moto_server.patch_moto()
+    client = Client(DomainDispatcherApplication(create_backend_app))
+    sent = {"Host": "127.0.0.1:5000", "Authorization": AUTH, "x-amz-checksum-mode": "ENABLED"}
+    for key in sorted(OBJECTS):
+        fast = client.get(f"/{BUCKET}/{key}", headers=sent)
+        moto = client.get(f"/{BUCKET}/{key}", headers={**sent, "If-None-Match": '"another"'})
+        assert answered[-2:] == [True, False], key
+        assert (fast.status, fast.data) == (moto.status, moto.data) == ("200 OK", OBJECTS[key][0])
+
+        def comparable(response):
+            return {k.lower(): v for k, v in response.headers.items() if k.lower() not in PER_ANSWER}
+
+        assert comparable(fast) == comparable(moto), key
+        assert len(fast.headers["x-amzn-requestid"]) == len(moto.headers["x-amzn-requestid"])

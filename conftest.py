@@ -19,9 +19,17 @@ REPO = Path(__file__).resolve().parent
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 OWNER = os.environ.get("SPARKIFY_TEST_AIRFLOW_WORKER")
 
+
+def remove_home(owner_pid: int, home: Path) -> None:
+    """At exit: the home goes when the process that made it ends, not when a child forked
+    from it does."""
+    if os.getpid() == owner_pid:
+        shutil.rmtree(home, ignore_errors=True)
+
+
 if "SPARKIFY_TEST_AIRFLOW_HOME" not in os.environ or (OWNER is not None and OWNER != WORKER):
     home = Path(tempfile.mkdtemp(prefix="sparkify-airflow-"))
-    atexit.register(shutil.rmtree, home, True)
+    atexit.register(remove_home, os.getpid(), home)
     os.environ["SPARKIFY_TEST_AIRFLOW_HOME"] = str(home)
     os.environ["SPARKIFY_TEST_AIRFLOW_WORKER"] = WORKER
     os.environ.update(

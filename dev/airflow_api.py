@@ -61,8 +61,8 @@ class AirflowAPI:
 
     # ------------------------------------------------------------------ helpers
     def asset_events(self, **query) -> list[dict]:
-        """Every asset event matching ``query``, page by page (a full load emits one event per
-        table per hour it covers: more than one page).
+        """Every asset event matching ``query``, page by page (a full load emits a songplays
+        event per hour it covers: more than one page).
 
         Asked only once no run of any DAG is queued: Airflow 3.3.2 answers HTTP 500 when an
         event it returns has created a run that has not started yet (that run's ``start_date``

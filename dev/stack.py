@@ -331,9 +331,10 @@ class Stack:
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.api_port + 1),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.api_port + 2),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
-            # A full load's Publish emits one partitioned asset event per table per hour (3,600
-            # for the real data set's month); the API server registers them while the task
-            # reports success, about 35 s here: more than the 5 s default (see the Dockerfile).
+            # A full load's Publish emits a sparkify_songplays event per hour it loaded (720
+            # for the real data set's month; a year's data, 8,760); the API server registers
+            # them while the task reports success: more than the 5 s default allows for a
+            # long history (see the Dockerfile).
             "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": EXECUTION_API_TIMEOUT,
             # New DAG files are found within 5 s; a parsed file is parsed again after 30 s (each
             # parse costs about a second of CPU on this 2-core machine).

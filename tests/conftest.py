@@ -181,7 +181,7 @@ def pytest_itemcollected(item) -> None:
             raise pytest.UsageError(
                 f"{item.nodeid} belongs in the {stack_stream(fixturenames, module)!r} stream, its module in "
                 f"{stream_of_module(module)!r}: keep a module's stack tests in one stream "
-                "(tests/conftest.py, SCHEDULER_STREAM_MODULES and OWN_STACK_MODULES)"
+                "(tests/conftest.py, SCHEDULER_STREAM_MODULES, REAL_DATA_STREAM_MODULES and OWN_STACK_MODULES)"
             )
 
 

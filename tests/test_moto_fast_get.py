@@ -31,18 +31,29 @@ PER_ANSWER = {"date", "server", "x-amzn-requestid", "x-amz-request-id", "x-amz-i
 SERVER_ONLY = {"access-control-allow-origin"}
 
 
-@pytest.fixture
-def s3(monkeypatch):
-    for name in ("MOTO_ACCOUNT_ID", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(name, raising=False)
-    with mock_aws():
-        client = boto3.client(
-            "s3", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-        )
-        client.create_bucket(Bucket=BUCKET)
-        for key, (body, extra) in OBJECTS.items():
-            client.put_object(Bucket=BUCKET, Key=key, Body=body, **extra)
-        yield client
+@pytest.fixture(scope="module")
+def s3():
+    """One moto for the module (starting one takes about a second): BUCKET holds OBJECTS and
+    is never changed; a test that changes a bucket makes one of its own (`own_bucket`)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("MOTO_ACCOUNT_ID", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+            patch.delenv(name, raising=False)
+        with mock_aws():
+            client = boto3.client(
+                "s3", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+            )
+            client.create_bucket(Bucket=BUCKET)
+            for key, (body, extra) in OBJECTS.items():
+                client.put_object(Bucket=BUCKET, Key=key, Body=body, **extra)
+            yield client
+
+
+def own_bucket(s3, name: str) -> str:
+    bucket = f"{BUCKET}-{name}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key=KEY, Body=OBJECTS[KEY][0])
+    assert answer(environ(f"/{bucket}/{KEY}")) is not None  # a plain GET of it, until the test changes it
+    return bucket
 
 
 def environ(path: str, **headers) -> dict:
@@ -130,24 +141,25 @@ def test_another_account_by_environment_is_left_to_moto(s3, monkeypatch):
 
 
 def test_a_versioned_bucket_is_left_to_moto(s3):
-    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    assert answer(environ(f"/{BUCKET}/{KEY}")) is None
+    bucket = own_bucket(s3, "versioned")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    assert answer(environ(f"/{bucket}/{KEY}")) is None
 
 
 def test_a_bucket_with_a_policy_or_access_logging_is_left_to_moto(s3):
+    bucket = own_bucket(s3, "policy")
     policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", '
-    policy += f'"Resource": "arn:aws:s3:::{BUCKET}/*"}}]}}'
-    s3.put_bucket_policy(Bucket=BUCKET, Policy=policy)
-    assert answer(environ(f"/{BUCKET}/{KEY}")) is None
-    s3.delete_bucket_policy(Bucket=BUCKET)
-    assert answer(environ(f"/{BUCKET}/{KEY}")) is not None
-    s3.create_bucket(Bucket="sparkify-fast-get-logs")
-    s3.put_bucket_acl(Bucket="sparkify-fast-get-logs", ACL="log-delivery-write")
+    policy += f'"Resource": "arn:aws:s3:::{bucket}/*"}}]}}'
+    s3.put_bucket_policy(Bucket=bucket, Policy=policy)
+    assert answer(environ(f"/{bucket}/{KEY}")) is None
+
+    bucket, logs = own_bucket(s3, "logged"), f"{BUCKET}-logs"
+    s3.create_bucket(Bucket=logs)
+    s3.put_bucket_acl(Bucket=logs, ACL="log-delivery-write")
     s3.put_bucket_logging(
-        Bucket=BUCKET,
-        BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": "sparkify-fast-get-logs", "TargetPrefix": "x/"}},
+        Bucket=bucket, BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": logs, "TargetPrefix": "x/"}}
     )
-    assert answer(environ(f"/{BUCKET}/{KEY}")) is None
+    assert answer(environ(f"/{bucket}/{KEY}")) is None
 
 
 def test_moto_s_server_answers_a_plain_get_through_the_shortcut_as_it_answers_without(s3, monkeypatch):

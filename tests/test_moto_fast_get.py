@@ -1,4 +1,4 @@
-"""The local S3 stand-in's shortcut for a plain GetObject (dev/moto_server.py, `fast_get`)
+"""The local S3 stand-in's shortcut for a plain GetObject (dev/moto_fast_get.py, `fast_get`)
 answers as moto does: the same status, headers and body for every object a plain GET can
 fetch, and no answer (moto takes the request) for anything else. moto runs in this process
 (`mock_aws`): as boto3 sees it, and as its server's WSGI application (patched as
@@ -13,7 +13,7 @@ import pytest
 from botocore.config import Config
 from moto import mock_aws
 
-from dev.moto_server import fast_get
+from dev.moto_fast_get import fast_get
 
 BUCKET = "sparkify-fast-get"
 AUTH = (

@@ -23,6 +23,7 @@ from include.sparkify import config
 from include.sparkify.staging import columnar, columnar_copy
 from include.sparkify.staging.drift import DriftCounter
 from include.sparkify.staging.engine import Engine
+from include.sparkify.staging.fetch import ObjectReader
 from include.sparkify.staging.lines import BOM, array_file, split_lines
 from include.sparkify.staging.objects import S3Object, read_jsonpaths
 from include.sparkify.staging.rows import compile_mapper
@@ -182,14 +183,10 @@ class PostgresEngine(Engine):
             """A small object whole (bounded: it may have grown since it was listed), else None."""
             if obj.size > SMALL_OBJECT:
                 return None
-            body = self.s3.get_object(Bucket=self.run.bucket, Key=obj.key)["Body"]
-            try:
-                data = body.read(SMALL_OBJECT + 1)
-            finally:
-                body.close()
+            data = reader.read(obj.key, SMALL_OBJECT + 1)
             return data if len(data) <= SMALL_OBJECT else None  # grown: streamed instead
 
-        with ThreadPoolExecutor(FETCH_THREADS) as pool:
+        with ObjectReader(self.s3, self.s3_hook, self.run.bucket) as reader, ThreadPoolExecutor(FETCH_THREADS) as pool:
             pending = []
             ahead = FETCH_THREADS * 4
             for idx, obj in enumerate(objects):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -35,6 +36,9 @@ class FakeS3:
     class exceptions:
         class NoSuchKey(Exception):
             pass
+
+    # AWS's endpoint: objects are read through get_object (staging/fetch.py)
+    meta = SimpleNamespace(endpoint_url="https://s3.us-east-1.amazonaws.com", region_name="us-east-1")
 
     def __init__(self, objects: dict[str, bytes], page_size: int = 2) -> None:
         self.objects, self.page_size = objects, page_size

@@ -1,0 +1,153 @@
+"""staging/fetch.py: on an http:// S3 stand-in, an object is read by one signed GET with
+the bytes boto3 reads, and anything but a 200 is read again through boto3 (so it fails with
+boto3's error); on AWS's https endpoint every object is read through boto3. moto's server
+runs in a thread of this process (its own IAM checks the signature in one test)."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import boto3
+import pytest
+from moto.core.authorization import enable_iam_authentication
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+from include.sparkify.staging.fetch import ObjectReader
+from tests.unit.staging.fakes import FakeS3
+
+BUCKET = "sparkify-fetch"
+OBJECTS = {
+    "song_data/A/B/C/TRABCAJ12903CDFCC2.json": b'{"song_id": "S1", "title": 66}',
+    "log_data/2018/11/2018-11-01-events.json": '{"artist": "Beyoncé"}\n{"ts": 2}'.encode(),
+    "empty.json": b"",
+    "odd keys/x=1+y~z é.json": b"{}",
+    "big.json": b"x" * 100_000,
+}
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+class Hook:
+    """What ObjectReader asks of the S3Hook: credentials."""
+
+    def __init__(self, **credentials) -> None:
+        self.session = boto3.session.Session(region_name="us-east-1", **credentials)
+
+    def get_credentials(self, region_name: str | None = None):
+        return self.session.get_credentials().get_frozen_credentials()
+
+
+class Counting:
+    """An S3 client that counts its get_object calls."""
+
+    def __init__(self, client) -> None:
+        self.client, self.gets = client, []
+        self.meta, self.exceptions = client.meta, client.exceptions
+
+    def generate_presigned_url(self, *args, **kwargs) -> str:
+        return self.client.generate_presigned_url(*args, **kwargs)
+
+    def get_object(self, **kwargs) -> dict:
+        self.gets.append(kwargs["Key"])
+        return self.client.get_object(**kwargs)
+
+
+@pytest.fixture(scope="module")
+def endpoint(monkeypatch_module):
+    for name in ("MOTO_ACCOUNT_ID", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
+        monkeypatch_module.delenv(name, raising=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    s3 = client(url)
+    s3.create_bucket(Bucket=BUCKET)
+    for key, body in OBJECTS.items():
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    yield url
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def client(url: str, **credentials):
+    return boto3.client("s3", endpoint_url=url, region_name="us-east-1", **(credentials or CREDENTIALS))
+
+
+def boto3_bytes(s3, key: str) -> bytes:
+    return s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+
+def test_an_http_stand_in_is_read_by_signed_gets_with_the_bytes_boto3_reads(endpoint):
+    s3 = Counting(client(endpoint))
+    reader = ObjectReader(s3, Hook(**CREDENTIALS), BUCKET)
+    assert reader.direct
+    for key in OBJECTS:
+        assert reader.read(key, 1 << 20) == boto3_bytes(s3.client, key) == OBJECTS[key], key
+    assert s3.gets == []  # none went through boto3
+
+
+def test_a_limit_reads_the_first_bytes_and_the_next_reads_are_whole(endpoint):
+    s3 = Counting(client(endpoint))
+    reader = ObjectReader(s3, Hook(**CREDENTIALS), BUCKET)  # one thread: one connection
+    assert reader.read("big.json", 10) == b"x" * 10
+    for key in ["log_data/2018/11/2018-11-01-events.json", "big.json", "empty.json"]:
+        assert reader.read(key, 1 << 20) == OBJECTS[key]
+    assert s3.gets == []
+
+
+def test_a_dead_kept_connection_is_replaced_and_a_refused_one_goes_to_boto3(endpoint):
+    s3 = Counting(client(endpoint))
+    name = "song_data/A/B/C/TRABCAJ12903CDFCC2.json"
+    with ObjectReader(s3, Hook(**CREDENTIALS), BUCKET) as reader:
+        assert reader.read(name, 1 << 20) == OBJECTS[name]
+        dead = socket.socket()
+        dead.close()
+        reader._connection().sock = dead  # as if the server had closed the connection it kept
+        assert reader.read(name, 1 << 20) == OBJECTS[name]
+        assert s3.gets == []
+    assert reader.connections == []  # closed with the reader
+    with ObjectReader(s3, Hook(**CREDENTIALS), BUCKET) as refused, socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        refused.port = unused.getsockname()[1]  # bound, not listening: every connection is refused
+        assert refused.read(name, 1 << 20) == OBJECTS[name]
+    assert s3.gets == [name]
+
+
+def test_a_missing_key_fails_with_boto3s_error(endpoint):
+    s3 = Counting(client(endpoint))
+    reader = ObjectReader(s3, Hook(**CREDENTIALS), BUCKET)
+    with pytest.raises(s3.exceptions.NoSuchKey):
+        reader.read("song_data/missing.json", 1 << 20)
+    assert s3.gets == ["song_data/missing.json"]
+
+
+def test_the_signature_is_one_s3_accepts(endpoint):
+    """With moto's IAM checks on: the reader's GET is accepted with the key's secret, and a
+    wrong secret is refused (so the reader falls back to boto3, which holds the right one)."""
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1", **CREDENTIALS)
+    iam.create_user(UserName="sparkify-reader")
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    iam.put_user_policy(UserName="sparkify-reader", PolicyName="read", PolicyDocument=json.dumps(policy))
+    made = iam.create_access_key(UserName="sparkify-reader")["AccessKey"]
+    key = {"aws_access_key_id": made["AccessKeyId"], "aws_secret_access_key": made["SecretAccessKey"]}
+    wrong = key | {"aws_secret_access_key": "not-the-secret"}
+    name = "song_data/A/B/C/TRABCAJ12903CDFCC2.json"
+    with enable_iam_authentication():
+        s3 = Counting(client(endpoint, **key))
+        assert ObjectReader(s3, Hook(**key), BUCKET).read(name, 1 << 20) == OBJECTS[name]
+        assert s3.gets == []
+        assert ObjectReader(s3, Hook(**wrong), BUCKET).read(name, 1 << 20) == OBJECTS[name]
+        assert s3.gets == [name]
+
+
+def test_aws_https_endpoint_is_read_through_boto3():
+    s3 = FakeS3({"a.json": b'{"a": 1}'})
+    reader = ObjectReader(s3, None, "bucket")
+    assert not reader.direct
+    assert reader.read("a.json", 4) == b'{"a"'
+    assert s3.bodies["a.json"].closed

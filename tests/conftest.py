@@ -126,7 +126,7 @@ def tools_needed(fixturenames, module_name: str) -> tuple[str, ...]:
 # the fast layer (`make test-unit` runs the rest: no services, well under a minute).
 SERVICE_FIXTURES = STACK_FIXTURES | {"airflow_db", "scheduler_api", "full_load_analytics", "parallel_backfill"}
 # Test modules that start a stack of their own without a fixture of the list above.
-SERVICE_MODULES = {"test_bench_smoke", "test_make_run"}
+SERVICE_MODULES = {"test_bench_smoke", "test_make_run", "test_moto_server"}
 
 
 # The stack layer runs in streams side by side (`make test-stack`: pytest-xdist, three

@@ -13,8 +13,10 @@ Used only for an ``http://`` endpoint: AWS's S3 is always ``https://``, so that 
 stand-in named by the connection's ``endpoint_url`` (moto, MinIO), where the client's CPU
 is the limit. Against AWS, each GET's round trip is, and boto3 reads every object as
 before. Any answer but 200 reads the object again through boto3, so what fails fails with
-boto3's error and retries; so does a GET that fails twice (the second time on a new
-connection: the server may have closed a kept one).
+boto3's error and retries. A GET that fails twice (the second time on a new connection:
+the server may have closed a kept one) does too, and the rest of the load reads through
+boto3. An endpoint reached through a proxy (the client's configuration, or the
+environment's ``http_proxy``) is read through boto3 throughout.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class ObjectReader:
         self.connections: list[http.client.HTTPConnection] = []
         self.lock = threading.Lock()
         endpoint = urlsplit(s3_client.meta.endpoint_url or "")
-        if endpoint.scheme != "http":
+        if endpoint.scheme != "http" or _proxied(s3_client, endpoint.hostname or ""):
             return
         from botocore.auth import S3SigV4Auth
 
@@ -123,5 +125,13 @@ class ObjectReader:
             except (OSError, http.client.HTTPException) as error:
                 connection.close()
                 failure = error
-        log.info("GET %s failed twice (%s); read through boto3", path, failure)
+        log.warning("GET %s failed twice (%s); this load reads the rest through boto3", path, failure)
+        self.base = None
         return None
+
+
+def _proxied(s3_client, host: str) -> bool:
+    from urllib.request import getproxies, proxy_bypass
+
+    configured = getattr(s3_client.meta.config, "proxies", None) or {}
+    return bool(configured) or ("http" in getproxies() and not proxy_bypass(host))

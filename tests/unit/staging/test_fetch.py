@@ -115,7 +115,29 @@ def test_a_dead_kept_connection_is_replaced_and_a_refused_one_goes_to_boto3(endp
         unused.bind(("127.0.0.1", 0))
         refused.port = unused.getsockname()[1]  # bound, not listening: every connection is refused
         assert refused.read(name, 1 << 20) == OBJECTS[name]
-    assert s3.gets == [name]
+        assert not refused.direct  # the rest of the load reads through boto3, without trying again
+        assert refused.read(name, 1 << 20) == OBJECTS[name]
+    assert s3.gets == [name, name]
+
+
+def test_an_endpoint_behind_a_proxy_is_read_through_boto3(endpoint, monkeypatch):
+    from botocore.config import Config
+
+    for name in ("no_proxy", "NO_PROXY", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert ObjectReader(client(endpoint), Hook(**CREDENTIALS), BUCKET).direct
+    monkeypatch.setenv("http_proxy", "http://proxy.invalid:3128")
+    assert not ObjectReader(client(endpoint), Hook(**CREDENTIALS), BUCKET).direct
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    assert ObjectReader(client(endpoint), Hook(**CREDENTIALS), BUCKET).direct
+    configured = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        config=Config(proxies={"http": "http://proxy.invalid:3128"}),
+        **CREDENTIALS,
+    )
+    assert not ObjectReader(configured, Hook(**CREDENTIALS), BUCKET).direct
 
 
 def test_a_missing_key_fails_with_boto3s_error(endpoint):

@@ -28,9 +28,10 @@ NOT_PLAIN = (
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/s3/")
 
 
-def fast_get(environ, start_response) -> list[bytes] | None:
-    """A plain GetObject of an object of moto's default account, answered as moto's
-    S3Response.get_object answers it; None when the request is anything else."""
+def fast_get(environ, start_response, max_bytes: int | None = None) -> list[bytes] | None:
+    """A plain GetObject of an object of moto's default account (of at most ``max_bytes``,
+    if given), answered as moto's S3Response.get_object answers it; None when the request
+    is anything else."""
     from moto import settings
 
     if environ.get("REQUEST_METHOD") != "GET" or environ.get("QUERY_STRING") or "MOTO_ACCOUNT_ID" in os.environ:
@@ -60,6 +61,8 @@ def fast_get(environ, start_response) -> list[bytes] | None:
         return None
     key = bucket.keys.get(path.group(2))
     if not isinstance(key, FakeKey) or key.storage_class != "STANDARD":
+        return None
+    if max_bytes is not None and key.size > max_bytes:
         return None
     key.advance()
     headers = {"x-amz-version-id": key.version_id} if key.version_id != "null" else {}

@@ -45,6 +45,7 @@ from dev.moto_fast_get import fast_get
 from dev.seed import SEED_PATH, TOKEN_HEADER, TOKEN_VARIABLE, tree_files
 
 WSGI_THREADS = 16  # requests moto's WSGI application serves at once (werkzeug's server: one per connection)
+EVENT_LOOP_MAX_BYTES = 1 << 20  # larger objects are copied in a thread: the event loop serves every connection
 
 
 def seed_bucket(bucket: str, root: Path) -> dict:
@@ -122,7 +123,7 @@ def aware_datetime(value):
     3.5 s of CPU, half of it in dateutil. Anything else goes to botocore's function."""
     from botocore.utils import parse_to_aware_datetime
 
-    if isinstance(value, str):
+    if isinstance(value, str) and not _number(value):  # botocore reads a number as epoch seconds
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
@@ -131,9 +132,17 @@ def aware_datetime(value):
     return parse_to_aware_datetime(value)
 
 
-def header_names(app):
-    """moto's WSGI application, given the environ moto's own request handler
-    (``MotoRequestHandler.make_environ``) builds: werkzeug drops every header with an
+def _number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def werkzeug_environ(app):
+    """moto's WSGI application, given the environ werkzeug's server and moto's own request
+    handler (``MotoRequestHandler.make_environ``) build: werkzeug drops every header with an
     underscore in its name, and moto puts back the original spelling of those it keeps
     (S3 metadata keys may hold underscores). a2wsgi folds an underscored header into the
     environ like any other, so the header entries are rebuilt from the request's headers
@@ -145,7 +154,8 @@ def header_names(app):
     )
 
     def call(environ, start_response):
-        headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in environ["asgi.scope"]["headers"]]
+        scope = environ["asgi.scope"]
+        headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in scope["headers"]]
         for name in [name for name in environ if name.startswith("HTTP_")]:
             del environ[name]
         for name, value in headers:
@@ -162,6 +172,14 @@ def header_names(app):
                 values.setdefault(key, []).append(value.replace("\r\n", ""))
         environ.update({key: ",".join(key_values) for key, key_values in values.items()})
         environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = names
+        # What werkzeug's server adds and a2wsgi does not: the request target as sent (moto
+        # reads an S3 key from it, so a key with %25 or %3F in its path stays that key), and
+        # a chunked body marked as ending with its last chunk (else werkzeug reads it as empty).
+        query = environ.get("QUERY_STRING", "")
+        raw = scope["raw_path"].decode("latin-1") if scope.get("raw_path") else environ["PATH_INFO"]
+        environ["RAW_URI"] = environ["REQUEST_URI"] = raw + (f"?{query}" if query else "")
+        if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
+            environ["wsgi.input_terminated"] = True
         return app(environ, start_response)
 
     return call
@@ -176,7 +194,7 @@ def asgi_app(wsgi_threads: int = WSGI_THREADS):
     here, where a plain GetObject (dev/moto_fast_get.py) is answered in uvicorn's event loop
     and connections are kept; the client's fell from 1.0-1.2 ms to 0.92 ms. Every other
     request goes to moto's WSGI application in a2wsgi's threads, with the environ moto's
-    request handler would have given it (``header_names``)."""
+    request handler would have given it (``werkzeug_environ``)."""
     import io
 
     from a2wsgi import WSGIMiddleware
@@ -186,7 +204,7 @@ def asgi_app(wsgi_threads: int = WSGI_THREADS):
     patch_moto()
     app = DomainDispatcherApplication(create_backend_app)
     app.debug = True  # as moto.server.main sets it
-    wsgi = WSGIMiddleware(header_names(app), workers=wsgi_threads)
+    wsgi = WSGIMiddleware(werkzeug_environ(app), workers=wsgi_threads)
 
     async def serve(scope, receive, send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]:
@@ -195,7 +213,7 @@ def asgi_app(wsgi_threads: int = WSGI_THREADS):
             def start_response(status: str, headers: list) -> None:
                 answer.update(status=int(status.split(" ", 1)[0]), headers=headers)
 
-            body = fast_get(build_environ(scope, io.BytesIO()), start_response)
+            body = fast_get(build_environ(scope, io.BytesIO()), start_response, max_bytes=EVENT_LOOP_MAX_BYTES)
             if body is not None:
                 headers = [
                     (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in answer["headers"]
@@ -226,6 +244,8 @@ def main(argv: list[str] | None = None) -> None:
         http="httptools",
         loop="uvloop",
         lifespan="off",
+        timeout_keep_alive=75,  # idle clients' kept connections (boto3's pool) are not closed under them
+        timeout_graceful_shutdown=5,  # SIGTERM: a request still waiting for its body does not hold the stop
         access_log=False,
         log_level="warning",
     )

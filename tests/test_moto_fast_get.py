@@ -135,6 +135,13 @@ def test_anything_but_a_plain_get_of_an_object_is_left_to_moto(s3, env):
     assert answer(env) is None
 
 
+def test_an_object_over_max_bytes_is_left_to_moto(s3):
+    size = len(OBJECTS[KEY][0])
+    for limit, answered in [(size, True), (size - 1, False)]:
+        given = fast_get(environ(f"/{BUCKET}/{KEY}"), lambda status, headers: None, max_bytes=limit)
+        assert (given is not None) is answered, limit
+
+
 def test_another_account_by_environment_is_left_to_moto(s3, monkeypatch):
     monkeypatch.setenv("MOTO_ACCOUNT_ID", "111111111111")
     assert answer(environ(f"/{BUCKET}/{KEY}")) is None

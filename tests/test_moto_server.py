@@ -107,3 +107,72 @@ def test_every_other_request_reaches_moto(endpoint):
         s3.get_object(Bucket=BUCKET, Key="gone.json")
     listed = s3.list_objects_v2(Bucket=BUCKET)["Contents"]
     assert KEY in [item["Key"] for item in listed] and "gone.json" not in [item["Key"] for item in listed]
+
+
+def test_keys_with_escapes_and_question_marks_stay_their_keys(endpoint):
+    s3 = client(endpoint)
+    keys = ["odd/x%41.json", "odd/a?b.json", "odd/c d+e=f.json"]
+    for number, key in enumerate(keys):
+        s3.put_object(Bucket=BUCKET, Key=key, Body=b"%d" % number)
+    for number, key in enumerate(keys):
+        assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"%d" % number, key
+    assert sorted(item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET, Prefix="odd/")["Contents"]) == sorted(keys)
+
+
+def test_a_chunked_upload_keeps_its_body(endpoint):
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    path = f"/{BUCKET}/chunked.json"
+    request = AWSRequest("PUT", endpoint + path, headers={"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"})
+    S3SigV4Auth(Credentials("testing", "testing"), "s3", "us-east-1").add_auth(request)
+    host, port = endpoint.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    headers = dict(request.headers.items()) | {"Transfer-Encoding": "chunked"}
+    connection.request("PUT", path, body=iter([b'{"part": ', b"1}"]), headers=headers, encode_chunked=True)
+    assert connection.getresponse().status == 200
+    connection.close()
+    assert client(endpoint).get_object(Bucket=BUCKET, Key="chunked.json")["Body"].read() == b'{"part": 1}'
+
+
+def test_an_object_too_large_for_the_event_loop_is_served_whole(endpoint):
+    from dev.moto_server import EVENT_LOOP_MAX_BYTES
+
+    s3 = client(endpoint)
+    body = bytes(range(256)) * (EVENT_LOOP_MAX_BYTES // 256 + 1)
+    s3.put_object(Bucket=BUCKET, Key="large.bin", Body=body)
+    assert s3.get_object(Bucket=BUCKET, Key="large.bin")["Body"].read() == body
+
+
+def test_the_reader_keeps_one_connection_per_thread(endpoint):
+    """include/sparkify/staging/fetch.py against this server: reads share one kept
+    connection, and a read cut short by its limit does not spoil the next one."""
+    from include.sparkify.staging.fetch import ObjectReader
+
+    class Hook:
+        def get_credentials(self, region_name=None):
+            from botocore.credentials import ReadOnlyCredentials
+
+            return ReadOnlyCredentials("testing", "testing", None)
+
+    s3 = client(endpoint)
+    s3.put_object(Bucket=BUCKET, Key="long.json", Body=b"x" * 1000)
+    with ObjectReader(s3, Hook(), BUCKET) as reader:
+        assert reader.direct
+        reads = [reader.read(KEY, 1 << 20) for _ in range(3)]
+        kept = reader._connection().sock
+        assert reads == [BODY] * 3 and kept is not None
+        assert reader.read(KEY, 1 << 20) == BODY and reader._connection().sock is kept
+        assert reader.read("long.json", 10) == b"x" * 10  # the rest is not read: that connection is closed
+        assert reader.read(KEY, 1 << 20) == BODY and reader.read("long.json", 1 << 20) == b"x" * 1000
+        assert len(reader.connections) == 1
+
+
+def test_timestamps_are_read_as_botocore_reads_them():
+    from botocore.utils import parse_to_aware_datetime
+
+    from dev.moto_server import aware_datetime
+
+    for value in ["2026-11-30T05:26:15.000Z", "2026-11-30T05:26:15+01:00", "2026-11-30", "1700000000", "1700000000.5"]:
+        assert aware_datetime(value) == parse_to_aware_datetime(value), value

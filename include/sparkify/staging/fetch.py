@@ -103,7 +103,10 @@ class ObjectReader:
         from botocore.awsrequest import AWSRequest
         from botocore.utils import percent_encode
 
-        path = self.base + percent_encode(key, safe="/~")  # how botocore puts an S3 key in a path
+        base = self.base  # read once: another thread may turn the direct reads off meanwhile
+        if base is None:
+            return None
+        path = base + percent_encode(key, safe="/~")  # how botocore puts an S3 key in a path
         request = AWSRequest(
             "GET", f"http://{self.host}:{self.port}{path}" if self.port else f"http://{self.host}{path}"
         )

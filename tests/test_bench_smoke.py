@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO, stack_state
 
 
@@ -67,3 +69,16 @@ def test_a_run_of_some_benchmarks_writes_partial_json_only(tmp_path):
 
     assert bench.write(json_path, md_path, machine(), complete=True) == [json_path, md_path]
     assert json.loads(json_path.read_text())["ratios"] == {"staging_vs_ceiling": 0.5}
+
+
+@pytest.mark.parametrize("kind", ["line", "array"])
+def test_a_hostile_object_runs_through_the_engines_reading_side(kind):
+    """bench/hostile_once.py (the `hostile` benchmark, not in the smoke run): one 2 MiB object
+    of one line, or one JSON array, is one record, spooled for PostgreSQL."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.hostile_once", kind, "2"], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (figures["kind"], figures["object_mib"], figures["records"]) == (kind, 2, 1)
+    assert figures["spooled_bytes"] > 0

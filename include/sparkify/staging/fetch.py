@@ -52,9 +52,11 @@ class ObjectReader:
         if (url.scheme, url.netloc) != (endpoint.scheme, endpoint.netloc) or not url.path.endswith("/" + PROBE_KEY):
             log.info("S3 endpoint %s: its URLs are not <endpoint>/<path>/<key>; objects are read through boto3", url)
             return
+        credentials = s3_hook.get_credentials(region_name=s3_client.meta.region_name)
+        if credentials is None or not credentials.access_key:  # unsigned requests: boto3's to make
+            return
         self.host, self.port = url.hostname, url.port
         self.base = url.path.removesuffix(PROBE_KEY)
-        credentials = s3_hook.get_credentials(region_name=s3_client.meta.region_name)
         self.signer = S3SigV4Auth(credentials, "s3", s3_client.meta.region_name)
 
     @property

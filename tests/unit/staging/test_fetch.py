@@ -168,6 +168,14 @@ def test_the_signature_is_one_s3_accepts(endpoint):
         assert s3.gets == [name]
 
 
+def test_no_credentials_no_signed_gets(endpoint):
+    class Anonymous:
+        def get_credentials(self, region_name=None):
+            return None
+
+    assert not ObjectReader(client(endpoint), Anonymous(), BUCKET).direct
+
+
 def test_aws_https_endpoint_is_read_through_boto3():
     s3 = FakeS3({"a.json": b'{"a": 1}'})
     reader = ObjectReader(s3, None, "bucket")

@@ -125,9 +125,8 @@ def tools_needed(fixturenames, module_name: str) -> tuple[str, ...]:
 # initialise Airflow's metadata database; tests using them are marked `stack` and run after
 # the fast layer (`make test-unit` runs the rest: no services, well under a minute).
 SERVICE_FIXTURES = STACK_FIXTURES | {"airflow_db", "scheduler_api", "full_load_analytics", "parallel_backfill"}
-# Test modules that start a stack of their own without a fixture of the list above (or a
-# service: test_fetch runs moto's server in a thread, test_moto_server as a process).
-SERVICE_MODULES = {"test_bench_smoke", "test_make_run", "test_moto_server", "test_fetch"}
+# Test modules that start a stack of their own without a fixture of the list above.
+SERVICE_MODULES = {"test_bench_smoke", "test_make_run", "test_moto_server"}
 
 
 # The stack layer runs in streams side by side (`make test-stack`: pytest-xdist, three

@@ -5,7 +5,6 @@ search per window or per column: Python's search for a longer pattern runs at ab
 
 from __future__ import annotations
 
-import codecs
 from collections.abc import Iterable
 
 
@@ -28,16 +27,17 @@ def bytes_refused(data: bytes, min_bytes: int, max_bytes: int, max_record_bytes:
     return "", breaks - final + 1
 
 
-def valid_utf8(data: bytes, slice_bytes: int = 1 << 20) -> bool:
-    """Whether the bytes are UTF-8, decoded a slice at a time: a whole object's str (up to 4
-    bytes a character) would cost more memory than the object itself."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    view = memoryview(data)
+def valid_utf8(data: bytes) -> bool:
+    """Whether the bytes are UTF-8, as Python's strict decoder judges it (no surrogate, no
+    overlong form, nothing above U+10FFFF): Arrow validates the bytes in place as one string
+    value, about ten times faster than decoding them (0.06 s against 0.6 s for the 460 MB of
+    the staging benchmark). A whole object's str would also cost more memory than the object."""
+    import pyarrow as pa
+
+    offsets = pa.array([0, len(data)], pa.int32()).buffers()[1]  # objects are <= MAX_OBJECT_BYTES
     try:
-        for start in range(0, len(data), slice_bytes):
-            decoder.decode(view[start : start + slice_bytes])
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
+        pa.Array.from_buffers(pa.utf8(), 1, [None, offsets, pa.py_buffer(data)]).validate(full=True)
+    except pa.ArrowInvalid:
         return False
     return True
 

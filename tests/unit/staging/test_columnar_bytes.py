@@ -29,12 +29,57 @@ def test_the_long_line_check_agrees_with_measuring_every_line(limit):
         assert columnar_bytes.has_line_over(data, limit) == (columnar_bytes.longest_line(data) > limit), (data, limit)
 
 
-def test_utf8_is_checked_a_slice_at_a_time_across_slice_boundaries():
-    euro = "€".encode()  # three bytes
-    whole = b"a" * 4 + euro + b"b"  # the euro sign straddles the 5-byte slices
-    assert columnar_bytes.valid_utf8(whole, slice_bytes=5)
-    assert not columnar_bytes.valid_utf8(whole[:5], slice_bytes=5)  # cut inside the sign
-    assert not columnar_bytes.valid_utf8(b"a" * 7 + b"\xed\xa0\x80", slice_bytes=5)  # an encoded surrogate
+# Byte sequences at the edges of UTF-8: encoded surrogates, overlong forms, beyond U+10FFFF,
+# cut or stray continuation bytes, and valid ones at each length's bounds.
+UTF8_EDGES = [
+    b"",
+    b"a",
+    "é€😀".encode(),
+    b"\x7f",
+    b"\xc2\x80",
+    b"\xdf\xbf",
+    b"\xe0\xa0\x80",
+    b"\xef\xbf\xbf",
+    b"\xf0\x90\x80\x80",
+    b"\xf4\x8f\xbf\xbf",
+    b"\xed\x9f\xbf",
+    b"\xee\x80\x80",
+    b"\xed\xa0\x80",
+    b"\xed\xbf\xbf",
+    b"\xed\xa0\x80\xed\xb0\x80",  # surrogates, a pair too
+    b"\xc0\x80",
+    b"\xc1\xbf",
+    b"\xe0\x80\x80",
+    b"\xe0\x9f\xbf",
+    b"\xf0\x80\x80\x80",
+    b"\xf0\x8f\xbf\xbf",
+    b"\xf4\x90\x80\x80",
+    b"\xf5\x80\x80\x80",
+    b"\xf8\x88\x80\x80\x80",
+    b"\xfe",
+    b"\xff",
+    b"\x80",
+    b"\xbf",
+    b"\xc2",
+    b"\xe2\x82",
+    b"\xf0\x9f\x98",
+    b"\xc2\x41",
+    b"\xe2\x28\xa1",
+]
+
+
+@pytest.mark.parametrize("sequence", UTF8_EDGES, ids=lambda b: b.hex() or "empty")
+def test_utf8_validity_is_python_s_strict_decoding(sequence):
+    for data in (sequence, b'{"a":"' + sequence + b'"}', b"x" * 63 + sequence + b"y"):
+        try:
+            data.decode("utf-8")
+            expected = True
+        except UnicodeDecodeError:
+            expected = False
+        assert columnar_bytes.valid_utf8(data) is expected, data
+
+
+def test_long_lines_are_measured():
     assert columnar_bytes.longest_line(b"ab\nabcd\n") == 4 and columnar_bytes.longest_line(b"abc") == 3
 
 

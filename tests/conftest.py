@@ -125,8 +125,18 @@ def tools_needed(fixturenames, module_name: str) -> tuple[str, ...]:
 # initialise Airflow's metadata database; tests using them are marked `stack` and run after
 # the fast layer (`make test-unit` runs the rest: no services, well under a minute).
 SERVICE_FIXTURES = STACK_FIXTURES | {"airflow_db", "scheduler_api", "full_load_analytics", "parallel_backfill"}
-# Test modules that start a stack of their own without a fixture of the list above.
-SERVICE_MODULES = {"test_bench_smoke", "test_make_run", "test_moto_server"}
+# Test modules that start services or Airflow's processes without a fixture of the list above:
+# a stack of their own (bench smoke, make run), moto's server (test_moto_server, test_fetch in
+# tests/unit/staging/), Airflow's scheduler and DAG processor pre-importing (test_airflow_local_settings),
+# the DAGs parsed and collected from the image's files in new interpreters (test_runtime_files).
+SERVICE_MODULES = {
+    "test_bench_smoke",
+    "test_make_run",
+    "test_moto_server",
+    "test_fetch",
+    "test_airflow_local_settings",
+    "test_runtime_files",
+}
 
 
 # The stack layer runs in streams side by side (`make test-stack`: pytest-xdist, three

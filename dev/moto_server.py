@@ -14,8 +14,9 @@ This launcher memoises the first two per host and keeps werkzeug's request log a
 It serves moto's application under uvicorn (httptools, uvloop) rather than werkzeug's
 development server, which closes every connection and starts a thread for each
 (``asgi_app``). A plain GetObject is answered in uvicorn's event loop from moto's S3
-backend (dev/moto_fast_get.py), and the timestamps moto writes (a LastModified per key
-listed) are read without dateutil (``aware_datetime``). Every other request is moto's own
+backend (dev/moto_fast_get.py), a listing's keys are written as XML directly
+(dev/moto_fast_list.py), and the timestamps moto writes (a LastModified per key listed)
+are read without dateutil (``aware_datetime``). Every other request is moto's own
 application's, with the environ moto's own server would give it. Options: `-H` host and
 `-p` port, as moto's server takes them.
 
@@ -41,6 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: dev/ importable
 
+from dev import moto_fast_list
 from dev.moto_fast_get import fast_get
 from dev.seed import SEED_PATH, TOKEN_HEADER, TOKEN_VARIABLE, tree_files
 
@@ -114,6 +116,7 @@ def patch_moto() -> None:
     from moto.core import serialize
 
     serialize.parse_to_aware_datetime = aware_datetime
+    moto_fast_list.install()
 
 
 def aware_datetime(value):

@@ -92,7 +92,7 @@ def _stage(run: StagingRun, engine: Engine, s3_client) -> StageResult:
         )
         return result
 
-    objects, missing, ignored = list_objects(s3_client, run)
+    objects, missing, ignored = list_objects(s3_client, run, engine.s3_hook)
     for key in missing:
         log.warning("No source object %s for this window: staging zero rows from it.", run.uri(key))
     if ignored:

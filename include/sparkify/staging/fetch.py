@@ -1,5 +1,5 @@
-"""Small S3 objects read with one signed GET each, for the PostgreSQL engine when S3 is a
-local stand-in.
+"""Small S3 objects read with one signed GET each, and keys listed by signed ListObjectsV2
+GETs, when S3 is a local stand-in (the PostgreSQL engine's reads; every engine's listing).
 
 Measured on 2026-11-30 (5,000 objects of the song catalog from the local moto, 8 threads):
 boto3's ``get_object`` costs the client 1.8 ms of CPU per object: the request's
@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
+NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"  # S3's XML namespace
 PROBE_KEY = "sparkify-probe"  # the key whose presigned URL shows where a key goes in a URL
 TIMEOUT_SECONDS = 60
 
@@ -52,7 +53,7 @@ class ObjectReader:
         if (url.scheme, url.netloc) != (endpoint.scheme, endpoint.netloc) or not url.path.endswith("/" + PROBE_KEY):
             log.info("S3 endpoint %s: its URLs are not <endpoint>/<path>/<key>; objects are read through boto3", url)
             return
-        credentials = s3_hook.get_credentials(region_name=s3_client.meta.region_name)
+        credentials = s3_hook.get_credentials(region_name=s3_client.meta.region_name) if s3_hook else None
         if credentials is None or not credentials.access_key:  # unsigned requests: boto3's to make
             return
         self.host, self.port = url.hostname, url.port
@@ -77,8 +78,13 @@ class ObjectReader:
 
     def read(self, key: str, limit: int) -> bytes:
         """The object's first ``limit`` bytes (all of it, if it is no longer)."""
-        if self.direct:
-            data = self._signed_get(key, limit)
+        base = self.base  # read once: another thread may turn the direct reads off meanwhile
+        if base is not None:
+            from botocore.utils import percent_encode
+
+            data = self._signed_get(
+                base + percent_encode(key, safe="/~"), limit
+            )  # a key, as botocore puts it in a path
             if data is not None:
                 return data
         body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
@@ -99,16 +105,45 @@ class ObjectReader:
                 self.connections.append(connection)
         return connection
 
-    def _signed_get(self, key: str, limit: int) -> bytes | None:
-        """The bytes of a 200 answer, else None (boto3 reads it again, with its errors). A
-        kept connection the server has closed meanwhile is opened again, once."""
-        from botocore.awsrequest import AWSRequest
-        from botocore.utils import percent_encode
+    def list(self, prefix: str) -> list[tuple[str, int, str]] | None:
+        """Every key under ``prefix`` with its size and ETag, in key order, by signed
+        ListObjectsV2 GETs; None when boto3 has to list (not a stand-in, or an answer that is
+        not a 200 listing). botocore parses a listing's LastModified of each key with dateutil:
+        2.7 of the 3.2 s of client CPU a listing of the song catalog cost; this reads only the
+        three fields staging uses."""
+        from urllib.parse import quote, unquote_plus
+        from xml.etree import ElementTree
 
-        base = self.base  # read once: another thread may turn the direct reads off meanwhile
+        base = self.base
         if base is None:
             return None
-        path = base + percent_encode(key, safe="/~")  # how botocore puts an S3 key in a path
+        found, token = [], None
+        while True:
+            params = {"list-type": "2", "prefix": prefix, "encoding-type": "url"}  # keys URL-encoded, as botocore asks
+            if token:
+                params["continuation-token"] = token
+            # SigV4's canonical query string: sorted, every byte but A-Z a-z 0-9 - _ . ~ encoded
+            query = "&".join(f"{quote(k, safe='~')}={quote(v, safe='~')}" for k, v in sorted(params.items()))
+            body = self._signed_get(base.rstrip("/") + "?" + query, None)
+            try:
+                root = ElementTree.fromstring(body) if body is not None else None
+            except ElementTree.ParseError:
+                root = None
+            if root is None or root.tag != NS + "ListBucketResult":
+                return None
+            for item in root.iterfind(NS + "Contents"):
+                key = unquote_plus(item.findtext(NS + "Key", ""))  # as botocore decodes it
+                found.append((key, int(item.findtext(NS + "Size", "0")), item.findtext(NS + "ETag", "").strip('"')))
+            token = root.findtext(NS + "NextContinuationToken")
+            if root.findtext(NS + "IsTruncated") != "true" or not token:
+                return found
+
+    def _signed_get(self, path: str, limit: int | None) -> bytes | None:
+        """The bytes of a 200 answer to a signed GET of ``path`` (the first ``limit``), else
+        None (boto3 asks again, with its errors). A kept connection the server has closed
+        meanwhile is opened again, once."""
+        from botocore.awsrequest import AWSRequest
+
         request = AWSRequest(
             "GET", f"http://{self.host}:{self.port}{path}" if self.port else f"http://{self.host}{path}"
         )
@@ -121,7 +156,7 @@ class ObjectReader:
                 connection.request("GET", path, headers=headers)
                 answer = connection.getresponse()
                 if answer.status != 200:
-                    answer.read()  # an error document: boto3 reads the object again and raises its error
+                    answer.read()  # an error document: boto3 asks again and raises its error
                     return None
                 data = answer.read(limit)
                 if not answer.isclosed():  # longer than limit: the rest is not read, nor the connection kept

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from include.sparkify.staging.fetch import ObjectReader
 from include.sparkify.staging.lines import parse_jsonpath
 from include.sparkify.staging.sources import StagingError, StagingRun
 
@@ -21,19 +22,23 @@ class S3Object:
     etag: str
 
 
-def list_objects(s3_client, run: StagingRun) -> tuple[list[S3Object], list[str], list[str]]:
+def list_objects(s3_client, run: StagingRun, s3_hook=None) -> tuple[list[S3Object], list[str], list[str]]:
     """The JSON objects a load reads, the expected keys that are missing, and keys ignored.
 
     A full load (or the song catalog) reads every ``.json`` object under the source's prefix;
     an hourly load of the logs reads the partitions of its window (layout.py): each exact
     key, or the ``.json`` objects under each prefix. Missing: the window's own partitions
-    with nothing to read (the late ones may not exist yet).
+    with nothing to read (the late ones may not exist yet). A local stand-in's keys are
+    listed by fetch.ObjectReader with the hook's credentials; boto3 lists the others.
     """
     partitions = run.partitions()
-    if partitions is None:
-        listed = [(run.source.prefix_tag, _list(s3_client, run.bucket, run.source.prefix_tag), False)]
-    else:
-        listed = [(p.key, _list(s3_client, run.bucket, p.key, exact=not p.is_prefix), p.late) for p in partitions]
+    with ObjectReader(s3_client, s3_hook, run.bucket) as reader:
+        if partitions is None:
+            listed = [(run.source.prefix_tag, _list(s3_client, run.bucket, run.source.prefix_tag, reader), False)]
+        else:
+            listed = [
+                (p.key, _list(s3_client, run.bucket, p.key, reader, exact=not p.is_prefix), p.late) for p in partitions
+            ]
     objects, missing, ignored = [], [], []
     for key, found, late in listed:
         json_objects = [o for o in found if o.key.endswith(".json")]
@@ -44,15 +49,15 @@ def list_objects(s3_client, run: StagingRun) -> tuple[list[S3Object], list[str],
     return sorted(set(objects), key=lambda o: o.key), missing, ignored
 
 
-def _list(s3_client, bucket: str, prefix: str, exact: bool = False) -> list[S3Object]:
-    out = []
-    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            if exact and item["Key"] != prefix:
-                continue
-            out.append(S3Object(item["Key"], int(item["Size"]), item.get("ETag", "").strip('"')))
-    out.sort(key=lambda o: o.key)
-    return out
+def _list(s3_client, bucket: str, prefix: str, reader: ObjectReader, exact: bool = False) -> list[S3Object]:
+    keys = reader.list(prefix)
+    if keys is None:
+        keys = [
+            (item["Key"], int(item["Size"]), item.get("ETag", "").strip('"'))
+            for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for item in page.get("Contents", [])
+        ]
+    return sorted((S3Object(*key) for key in keys if not exact or key[0] == prefix), key=lambda o: o.key)
 
 
 def fingerprint(objects: Iterable[S3Object]) -> str:

@@ -22,6 +22,7 @@ OBJECTS = {
     "log_data/2018/11/2018-11-01-events.json": '{"artist": "Beyoncé"}\n{"ts": 2}'.encode(),
     "empty.json": b"",
     "odd keys/x=1+y~z é.json": b"{}",
+    "odd keys/a&b <c> %41 'd'.json": b"[]",
     "big.json": b"x" * 100_000,
 }
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -166,6 +167,48 @@ def test_the_signature_is_one_s3_accepts(endpoint):
         assert s3.gets == []
         assert ObjectReader(s3, Hook(**wrong), BUCKET).read(name, 1 << 20) == OBJECTS[name]
         assert s3.gets == [name]
+        for prefix in ["odd keys/", "song_data/"]:  # the query string is signed too
+            assert ObjectReader(s3, Hook(**key), BUCKET).list(prefix) == boto3_listing(s3.client, prefix)
+        assert ObjectReader(s3, Hook(**wrong), BUCKET).list("odd keys/") is None
+
+
+def boto3_listing(s3, prefix: str) -> list[tuple[str, int, str]]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+    return [(o["Key"], o["Size"], o["ETag"].strip('"')) for page in pages for o in page.get("Contents", [])]
+
+
+@pytest.fixture(scope="module")
+def many_keys(endpoint):
+    """1,001 more keys under many/: a listing of them takes two pages of 1,000. Put through
+    moto's backend (this process's): 1,001 PUTs would take 11 s here."""
+    from moto.s3.models import s3_backends
+
+    backend = next(b["aws"] for b in s3_backends.values() if BUCKET in b["aws"].buckets)
+    keys = [f"many/{n:04d}.json" for n in range(1001)]
+    for key in keys:
+        backend.put_object(BUCKET, key, key.encode())
+    return keys
+
+
+@pytest.mark.parametrize("prefix", ["", "odd keys/", "song_data/A/", "many/", "nothing/"])
+def test_a_listing_is_the_keys_sizes_and_etags_boto3_lists(endpoint, many_keys, prefix):
+    s3 = Counting(client(endpoint))
+    listed = ObjectReader(s3, Hook(**CREDENTIALS), BUCKET).list(prefix)
+    assert listed is not None  # listed by the reader itself
+    assert listed == boto3_listing(s3.client, prefix)
+    if prefix == "many/":
+        assert [key for key, _, _ in listed] == many_keys
+    if prefix == "odd keys/":
+        assert {key for key, _, _ in listed} == {key for key in OBJECTS if key.startswith(prefix)}
+
+
+def test_a_listing_that_fails_is_left_to_boto3(endpoint):
+    with ObjectReader(client(endpoint), Hook(**CREDENTIALS), "sparkify-no-such-bucket") as reader:
+        assert reader.direct and reader.list("") is None  # a 404 error document, not a listing
+    with ObjectReader(client(endpoint), Hook(**CREDENTIALS), BUCKET) as refused, socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        refused.port = unused.getsockname()[1]
+        assert refused.list("") is None and not refused.direct
 
 
 def test_no_credentials_no_signed_gets(endpoint):
@@ -179,6 +222,6 @@ def test_no_credentials_no_signed_gets(endpoint):
 def test_aws_https_endpoint_is_read_through_boto3():
     s3 = FakeS3({"a.json": b'{"a": 1}'})
     reader = ObjectReader(s3, None, "bucket")
-    assert not reader.direct
+    assert not reader.direct and reader.list("") is None  # boto3 lists
     assert reader.read("a.json", 4) == b'{"a"'
     assert s3.bodies["a.json"].closed

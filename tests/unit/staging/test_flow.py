@@ -22,6 +22,7 @@ OBJECTS = [S3Object(f"{SONGS.prefix}/A/a.json", 10, "e1"), S3Object(f"{SONGS.pre
 
 class FakeEngine:
     name = "fake"
+    s3_hook = None
 
     def __init__(self, manifest: Manifest | None = None, records: int = 0, rejected: int = 0) -> None:
         self._manifest, self.records, self.rejected = manifest, records, rejected
@@ -61,7 +62,7 @@ def listing(monkeypatch):
     """list_objects answers OBJECTS (plus what a test sets) and counts its calls."""
     state = SimpleNamespace(calls=0, missing=[], ignored=[])
 
-    def list_objects(s3_client, run):
+    def list_objects(s3_client, run, s3_hook=None):
         state.calls += 1
         return list(OBJECTS), state.missing, state.ignored
 

@@ -7,7 +7,8 @@ serialisation, about ten event hooks, the endpoint rules, and parsing the answer
 (``Last-Modified`` through dateutil). Under one GIL that was the limit of staging the
 catalog (14,896 objects). The same GET signed by botocore's own signer (``S3SigV4Auth``,
 with the hook's credentials) and sent through urllib3 cost 0.8-1.1 ms; through
-``http.client`` on a connection each thread keeps, 0.64 ms.
+``http.client`` on a connection each thread keeps, 0.64 ms, 0.25 of it signing; signed
+here (``GetSigner``, the same signature), 0.03 ms of signing.
 
 Used only for an ``http://`` endpoint: AWS's S3 is always ``https://``, so that is a
 stand-in named by the connection's ``endpoint_url`` (moto, MinIO), where the client's CPU
@@ -21,9 +22,12 @@ environment's ``http_proxy``) is read through boto3 throughout.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import http.client
 import logging
 import threading
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
@@ -47,8 +51,6 @@ class ObjectReader:
         endpoint = urlsplit(s3_client.meta.endpoint_url or "")
         if endpoint.scheme != "http" or _proxied(s3_client, endpoint.hostname or ""):
             return
-        from botocore.auth import S3SigV4Auth
-
         url = urlsplit(s3_client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": PROBE_KEY}))
         if (url.scheme, url.netloc) != (endpoint.scheme, endpoint.netloc) or not url.path.endswith("/" + PROBE_KEY):
             log.info("S3 endpoint %s: its URLs are not <endpoint>/<path>/<key>; objects are read through boto3", url)
@@ -58,7 +60,7 @@ class ObjectReader:
             return
         self.host, self.port = url.hostname, url.port
         self.base = url.path.removesuffix(PROBE_KEY)
-        self.signer = S3SigV4Auth(credentials, "s3", s3_client.meta.region_name)
+        self.signer = GetSigner(credentials, s3_client.meta.region_name)
 
     @property
     def direct(self) -> bool:
@@ -142,13 +144,7 @@ class ObjectReader:
         """The bytes of a 200 answer to a signed GET of ``path`` (the first ``limit``), else
         None (boto3 asks again, with its errors). A kept connection the server has closed
         meanwhile is opened again, once."""
-        from botocore.awsrequest import AWSRequest
-
-        request = AWSRequest(
-            "GET", f"http://{self.host}:{self.port}{path}" if self.port else f"http://{self.host}{path}"
-        )
-        self.signer.add_auth(request)
-        headers = dict(request.headers.items())
+        headers = self.signer.headers(f"{self.host}:{self.port}" if self.port else self.host, path)
         failure: Exception | None = None
         for attempt in (1, 2):
             connection = self._connection(fresh=attempt == 2)
@@ -168,6 +164,45 @@ class ObjectReader:
         log.warning("GET %s failed twice (%s); this load reads the rest through boto3", path, failure)
         self.base = None
         return None
+
+
+class GetSigner:
+    """Signature Version 4 for a GET with no body, as botocore's ``S3SigV4Auth`` signs one on
+    an http:// endpoint (the payload's SHA-256 signed; the path and query as sent, S3 takes
+    them unnormalised): the same headers at 0.03 ms a request instead of 0.25 ms, the
+    signing key derived once a day. tests/unit/staging/test_fetch.py compares the two.
+    https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html"""
+
+    EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+    def __init__(self, credentials, region: str) -> None:
+        self.credentials, self.region = credentials, region
+        self.day, self.key = "", b""
+
+    def headers(self, host: str, path: str, now: datetime | None = None) -> dict[str, str]:
+        stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+        day, scope = stamp[:8], f"{stamp[:8]}/{self.region}/s3/aws4_request"
+        if day != self.day:
+            key = f"AWS4{self.credentials.secret_key}".encode()
+            for part in (day, self.region, "s3", "aws4_request"):
+                key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+            self.day, self.key = day, key
+        signed = {"host": host, "x-amz-content-sha256": self.EMPTY_SHA256, "x-amz-date": stamp}
+        if self.credentials.token:
+            signed["x-amz-security-token"] = self.credentials.token
+        names = ";".join(sorted(signed))
+        uri, _, query = path.partition("?")
+        canonical = "\n".join(
+            ["GET", uri, query, *(f"{name}:{signed[name]}" for name in sorted(signed)), "", names, self.EMPTY_SHA256]
+        )
+        digest = hashlib.sha256(canonical.encode()).hexdigest()
+        to_sign = f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{digest}"
+        signature = hmac.new(self.key, to_sign.encode(), hashlib.sha256).hexdigest()
+        return {
+            **signed,
+            "Authorization": f"AWS4-HMAC-SHA256 Credential={self.credentials.access_key}/{scope}, "
+            f"SignedHeaders={names}, Signature={signature}",
+        }
 
 
 def _proxied(s3_client, host: str) -> bool:

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import socket
+from datetime import UTC, datetime
 
 import boto3
 import pytest
 from moto.core.authorization import enable_iam_authentication
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from include.sparkify.staging.fetch import ObjectReader
+from include.sparkify.staging.fetch import GetSigner, ObjectReader
 from tests.unit.staging.fakes import FakeS3
 
 BUCKET = "sparkify-fetch"
@@ -209,6 +210,34 @@ def test_a_listing_that_fails_is_left_to_boto3(endpoint):
         unused.bind(("127.0.0.1", 0))
         refused.port = unused.getsockname()[1]
         assert refused.list("") is None and not refused.direct
+
+
+@pytest.mark.parametrize("token", [None, "a-session-token"])
+def test_a_get_is_signed_as_botocore_signs_it(monkeypatch, token):
+    """GetSigner's headers are botocore's S3SigV4Auth's for the same GET at the same second:
+    object paths with encoded keys, a listing's query string, with and without a port and a
+    session token, across a day boundary (the signing key is derived again)."""
+    import botocore.auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    credentials = Credentials("AKIDSPARKIFY", "secret/with+chars", token)
+    signer = GetSigner(credentials, "us-west-2")
+    paths = [
+        "/sparkify/song_data/A/B/C/TRABCAJ12903CDFCC2.json",
+        "/sparkify/odd%20keys/x%3D1%2By~z%20%C3%A9.json",
+        "/sparkify?continuation-token=abc%2Bd%3D&encoding-type=url&list-type=2&prefix=odd%20keys%2F",
+    ]
+    for now in [datetime(2026, 11, 30, 23, 59, 59, tzinfo=UTC), datetime(2026, 12, 1, 0, 0, 1, tzinfo=UTC)]:
+        monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda now=now: now.replace(tzinfo=None))
+        for host in ["127.0.0.1:9000", "s3.local"]:
+            for path in paths:
+                request = AWSRequest("GET", f"http://{host}{path}")
+                botocore.auth.S3SigV4Auth(credentials, "s3", "us-west-2").add_auth(request)
+                expected = {name.lower(): value for name, value in request.headers.items()}
+                got = {name.lower(): value for name, value in signer.headers(host, path, now).items()}
+                assert got.pop("host") == host
+                assert got == expected, (host, path)
 
 
 def test_no_credentials_no_signed_gets(endpoint):

@@ -39,6 +39,8 @@ def contents_xml(contents: list[dict]) -> bytes | None:
         modified = item["LastModified"]
         if not (isinstance(modified, str) and len(modified) == 24 and modified.endswith(".000Z")):
             return None  # moto's own format (FakeKey.last_modified_ISO8601); anything else: its serialiser
+        if not all(isinstance(item[name], str) for name in ("Key", "ETag", "StorageClass")):
+            return None
         parts.append(
             CONTENTS.format(
                 Key=escape(item["Key"]),
@@ -54,14 +56,22 @@ def contents_xml(contents: list[dict]) -> bytes | None:
 
 def install() -> None:
     """Patch moto's S3 responses (in this process) to answer ListObjectsV2 so."""
+    from moto import settings
     from moto.core.responses import ActionResult
     from moto.s3.responses import S3Response
 
     serialized = S3Response.serialized
+    if getattr(serialized, "sparkify_fast_list", False):
+        return  # installed already
 
     def fast_serialized(self, action_result):
         result = action_result.result
-        if self.data.get("Action") != "ListObjectsV2" or not isinstance(result, dict) or not result.get("Contents"):
+        if (
+            self.data.get("Action") != "ListObjectsV2"
+            or not isinstance(result, dict)
+            or not result.get("Contents")
+            or settings.PRETTIFY_RESPONSES  # an indented answer: moto's own throughout
+        ):
             return serialized(self, action_result)
         keys = contents_xml(result["Contents"])
         if keys is None:
@@ -77,4 +87,5 @@ def install() -> None:
             headers["Content-Length"] = str(len(raw))
         return status, headers, raw if isinstance(body, bytes) else raw.decode()
 
+    fast_serialized.sparkify_fast_list = True
     S3Response.serialized = fast_serialized

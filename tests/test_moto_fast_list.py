@@ -100,6 +100,20 @@ def test_a_listing_is_moto_s_own_answer_byte_for_byte(s3, params, url_encoded):
     assert raw_answer(s3, True, url_encoded, **params) == raw_answer(s3, False, url_encoded, **params)
 
 
+def test_installed_twice_it_answers_once_and_a_prettified_answer_is_moto_s(s3, monkeypatch):
+    from moto import settings
+
+    try:
+        moto_fast_list.install()
+        installed = S3Response.serialized
+        moto_fast_list.install()
+        assert S3Response.serialized is installed
+    finally:
+        S3Response.serialized = ORIGINAL
+    monkeypatch.setattr(settings, "PRETTIFY_RESPONSES", True)
+    assert raw_answer(s3, True, Prefix="odd/") == raw_answer(s3, False, Prefix="odd/")
+
+
 def test_a_continued_listing_is_moto_s_own_answer(s3):
     first = s3.list_objects_v2(Bucket=BUCKET, MaxKeys=3)
     token = first["NextContinuationToken"]
@@ -121,4 +135,5 @@ def test_plain_keys_are_written_here_and_others_left_to_moto():
         b"<ChecksumAlgorithm>CRC32</ChecksumAlgorithm><Size>3</Size><StorageClass>S</StorageClass></Contents>"
     )
     assert moto_fast_list.contents_xml([{**plain, "Owner": {"ID": "x"}}]) is None
+    assert moto_fast_list.contents_xml([{**plain, "ETag": None}]) is None
     assert moto_fast_list.contents_xml([{**plain, "LastModified": "2026-11-30T09:09:19.123Z"}]) is None

@@ -59,6 +59,9 @@ class ObjectReader:
         if credentials is None or not credentials.access_key:  # unsigned requests: boto3's to make
             return
         self.host, self.port = url.hostname, url.port
+        # The Host header as botocore signs it: an IPv6 address in brackets, port 80 left out
+        host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
+        self.host_header = f"{host}:{url.port}" if url.port not in (None, 80) else host
         self.base = url.path.removesuffix(PROBE_KEY)
         self.signer = GetSigner(credentials, s3_client.meta.region_name)
 
@@ -113,8 +116,7 @@ class ObjectReader:
         not a 200 listing). botocore parses a listing's LastModified of each key with dateutil:
         2.7 of the 3.2 s of client CPU a listing of the song catalog cost; this reads only the
         three fields staging uses."""
-        from urllib.parse import quote, unquote_plus
-        from xml.etree import ElementTree
+        from urllib.parse import quote
 
         base = self.base
         if base is None:
@@ -127,24 +129,22 @@ class ObjectReader:
             # SigV4's canonical query string: sorted, every byte but A-Z a-z 0-9 - _ . ~ encoded
             query = "&".join(f"{quote(k, safe='~')}={quote(v, safe='~')}" for k, v in sorted(params.items()))
             body = self._signed_get(base.rstrip("/") + "?" + query, None)
-            try:
-                root = ElementTree.fromstring(body) if body is not None else None
-            except ElementTree.ParseError:
-                root = None
-            if root is None or root.tag != NS + "ListBucketResult":
+            page = listed_page(body) if body is not None else None
+            if page is None:
                 return None
-            for item in root.iterfind(NS + "Contents"):
-                key = unquote_plus(item.findtext(NS + "Key", ""))  # as botocore decodes it
-                found.append((key, int(item.findtext(NS + "Size", "0")), item.findtext(NS + "ETag", "").strip('"')))
-            token = root.findtext(NS + "NextContinuationToken")
-            if root.findtext(NS + "IsTruncated") != "true" or not token:
+            keys, truncated, next_token = page
+            found += keys
+            if not truncated:
                 return found
+            if not next_token or next_token == token:  # nothing to continue from: boto3 lists, and says why
+                return None
+            token = next_token
 
     def _signed_get(self, path: str, limit: int | None) -> bytes | None:
         """The bytes of a 200 answer to a signed GET of ``path`` (the first ``limit``), else
         None (boto3 asks again, with its errors). A kept connection the server has closed
         meanwhile is opened again, once."""
-        headers = self.signer.headers(f"{self.host}:{self.port}" if self.port else self.host, path)
+        headers = self.signer.headers(self.host_header, path)
         failure: Exception | None = None
         for attempt in (1, 2):
             connection = self._connection(fresh=attempt == 2)
@@ -166,6 +166,29 @@ class ObjectReader:
         return None
 
 
+def listed_page(body: bytes) -> tuple[list[tuple[str, int, str]], bool, str | None] | None:
+    """A ListObjectsV2 answer's keys (with size and ETag), whether it is truncated, and the
+    token to continue from; None if it is not a listing of that shape. Keys are URL-decoded
+    only when the answer says they are encoded, as botocore does (``_decode_list_object``)."""
+    from urllib.parse import unquote_plus
+    from xml.etree import ElementTree
+
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return None
+    if root.tag != NS + "ListBucketResult":
+        return None
+    decode = unquote_plus if root.findtext(NS + "EncodingType") == "url" else str
+    keys = []
+    for item in root.iterfind(NS + "Contents"):
+        key, size, etag = (item.findtext(NS + name) for name in ("Key", "Size", "ETag"))
+        if key is None or size is None or not size.isdigit():
+            return None
+        keys.append((decode(key), int(size), (etag or "").strip('"')))
+    return keys, root.findtext(NS + "IsTruncated") == "true", root.findtext(NS + "NextContinuationToken")
+
+
 class GetSigner:
     """Signature Version 4 for a GET with no body, as botocore's ``S3SigV4Auth`` signs one on
     an http:// endpoint (the payload's SHA-256 signed; the path and query as sent, S3 takes
@@ -177,16 +200,17 @@ class GetSigner:
 
     def __init__(self, credentials, region: str) -> None:
         self.credentials, self.region = credentials, region
-        self.day, self.key = "", b""
+        self.day_key = ("", b"")  # one attribute: the reader's threads share it
 
     def headers(self, host: str, path: str, now: datetime | None = None) -> dict[str, str]:
         stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
         day, scope = stamp[:8], f"{stamp[:8]}/{self.region}/s3/aws4_request"
-        if day != self.day:
+        known_day, key = self.day_key
+        if day != known_day:
             key = f"AWS4{self.credentials.secret_key}".encode()
             for part in (day, self.region, "s3", "aws4_request"):
                 key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-            self.day, self.key = day, key
+            self.day_key = (day, key)
         signed = {"host": host, "x-amz-content-sha256": self.EMPTY_SHA256, "x-amz-date": stamp}
         if self.credentials.token:
             signed["x-amz-security-token"] = self.credentials.token
@@ -197,7 +221,7 @@ class GetSigner:
         )
         digest = hashlib.sha256(canonical.encode()).hexdigest()
         to_sign = f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{digest}"
-        signature = hmac.new(self.key, to_sign.encode(), hashlib.sha256).hexdigest()
+        signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
         return {
             **signed,
             "Authorization": f"AWS4-HMAC-SHA256 Credential={self.credentials.access_key}/{scope}, "

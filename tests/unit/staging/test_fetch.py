@@ -14,7 +14,7 @@ import pytest
 from moto.core.authorization import enable_iam_authentication
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from include.sparkify.staging.fetch import GetSigner, ObjectReader
+from include.sparkify.staging.fetch import GetSigner, ObjectReader, listed_page
 from tests.unit.staging.fakes import FakeS3
 
 BUCKET = "sparkify-fetch"
@@ -238,6 +238,54 @@ def test_a_get_is_signed_as_botocore_signs_it(monkeypatch, token):
                 got = {name.lower(): value for name, value in signer.headers(host, path, now).items()}
                 assert got.pop("host") == host
                 assert got == expected, (host, path)
+
+
+def page_xml(keys: list[tuple[str, str]], encoding: str | None = "url", truncated: bool = False, token=None) -> bytes:
+    contents = "".join(
+        f"<Contents><Key>{k}</Key><Size>{size}</Size><ETag>&quot;e&quot;</ETag></Contents>" for k, size in keys
+    )
+    extra = (f"<EncodingType>{encoding}</EncodingType>" if encoding else "") + (
+        f"<NextContinuationToken>{token}</NextContinuationToken>" if token else ""
+    )
+    return (
+        f'<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><IsTruncated>{str(truncated).lower()}'
+        f"</IsTruncated>{contents}<Name>b</Name>{extra}</ListBucketResult>"
+    ).encode()
+
+
+def test_a_page_s_keys_are_decoded_only_when_the_answer_says_they_are_encoded():
+    keys = [("a+b%41.json", "3")]
+    assert listed_page(page_xml(keys))[0] == [("a bA.json", 3, "e")]
+    assert listed_page(page_xml(keys, encoding=None))[0] == [("a+b%41.json", 3, "e")]
+    assert listed_page(page_xml([("a.json", "x")])) is None  # a size that is not one
+    assert listed_page(b"<Error><Code>NoSuchBucket</Code></Error>") is None
+    assert listed_page(b"not XML") is None
+
+
+def test_a_listing_that_cannot_be_followed_is_left_to_boto3(endpoint):
+    """Truncated without a token, or the same token again: boto3 lists (and raises its error)."""
+    for pages in (
+        [page_xml([("a.json", "1")], truncated=True)],
+        [
+            page_xml([("a.json", "1")], truncated=True, token="t1"),
+            page_xml([("b.json", "1")], truncated=True, token="t1"),
+        ],
+    ):
+        reader = ObjectReader(client(endpoint), Hook(**CREDENTIALS), BUCKET)
+        answers = iter(pages)
+        reader._signed_get = lambda path, limit, answers=answers: next(answers)
+        assert reader.list("") is None
+    reader = ObjectReader(client(endpoint), Hook(**CREDENTIALS), BUCKET)
+    answers = iter([page_xml([("a.json", "1")], truncated=True, token="t1"), page_xml([("b.json", "2")])])
+    reader._signed_get = lambda path, limit: next(answers)
+    assert reader.list("") == [("a.json", 1, "e"), ("b.json", 2, "e")]
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9000", "http://s3.local", "http://s3.local:80", "http://[::1]:9000"])
+def test_the_signed_host_is_the_one_botocore_signs(url):
+    from botocore.auth import _host_from_url
+
+    assert ObjectReader(client(url), Hook(**CREDENTIALS), BUCKET).host_header == _host_from_url(url)
 
 
 def test_no_credentials_no_signed_gets(endpoint):

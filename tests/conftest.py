@@ -128,7 +128,9 @@ SERVICE_FIXTURES = STACK_FIXTURES | {"airflow_db", "scheduler_api", "full_load_a
 # Test modules that start services or Airflow's processes without a fixture of the list above:
 # a stack of their own (bench smoke, make run), moto's server (test_moto_server, test_fetch in
 # tests/unit/staging/), Airflow's scheduler and DAG processor pre-importing (test_airflow_local_settings),
-# the DAGs parsed and collected from the image's files in new interpreters (test_runtime_files).
+# the DAGs parsed and collected from the image's files in new interpreters (test_runtime_files),
+# processes that ignore SIGTERM, each stopped as `make stop` stops one, waiting out its grace
+# period (test_stack_stop).
 SERVICE_MODULES = {
     "test_bench_smoke",
     "test_make_run",
@@ -136,6 +138,7 @@ SERVICE_MODULES = {
     "test_fetch",
     "test_airflow_local_settings",
     "test_runtime_files",
+    "test_stack_stop",
 }
 
 

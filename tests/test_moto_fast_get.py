@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import io
 
-import boto3
 import pytest
 from botocore.config import Config
-from moto import mock_aws
 
 from dev.moto_fast_get import fast_get
+from tests.moto_in_process import client, in_process_moto
 
 BUCKET = "sparkify-fast-get"
 AUTH = (
@@ -35,17 +34,12 @@ SERVER_ONLY = {"access-control-allow-origin"}
 def s3():
     """One moto for the module (starting one takes about a second): BUCKET holds OBJECTS and
     is never changed; a test that changes a bucket makes one of its own (`own_bucket`)."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("MOTO_ACCOUNT_ID", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-            patch.delenv(name, raising=False)
-        with mock_aws():
-            client = boto3.client(
-                "s3", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-            )
-            client.create_bucket(Bucket=BUCKET)
-            for key, (body, extra) in OBJECTS.items():
-                client.put_object(Bucket=BUCKET, Key=key, Body=body, **extra)
-            yield client
+    with in_process_moto():
+        s3 = client()
+        s3.create_bucket(Bucket=BUCKET)
+        for key, (body, extra) in OBJECTS.items():
+            s3.put_object(Bucket=BUCKET, Key=key, Body=body, **extra)
+        yield s3
 
 
 def own_bucket(s3, name: str) -> str:
@@ -100,13 +94,7 @@ def test_without_checksum_mode_no_checksum_is_sent(s3):
     env = environ(f"/{BUCKET}/empty.json")
     del env["HTTP_X_AMZ_CHECKSUM_MODE"]
     _, headers, _ = answer(env)
-    plain = boto3.client(  # boto3 asks for the checksum unless told it need not
-        "s3",
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(response_checksum_validation="when_required"),
-    )
+    plain = client(config=Config(response_checksum_validation="when_required"))  # else boto3 asks for the checksum
     moto = plain.get_object(Bucket=BUCKET, Key="empty.json")["ResponseMetadata"]["HTTPHeaders"]
     assert not [h for h in headers if h.startswith("x-amz-checksum-")]
     assert not [h for h in moto if h.startswith("x-amz-checksum-")]

@@ -4,14 +4,13 @@ shortcut installed and without it."""
 
 from __future__ import annotations
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.handlers import set_list_objects_encoding_type_url
-from moto import mock_aws
 from moto.s3.responses import S3Response
 
 from dev import moto_fast_list
+from tests.moto_in_process import client, in_process_moto
 
 BUCKET = "sparkify-fast-list"
 KEYS = [
@@ -29,26 +28,15 @@ PER_ANSWER = {"date", "x-amzn-requestid", "x-amz-request-id", "x-amz-id-2"}
 
 @pytest.fixture(scope="module")
 def s3():
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("MOTO_ACCOUNT_ID", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-            patch.delenv(name, raising=False)
-        with mock_aws():
-            client = boto3.client(
-                "s3", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-            )
-            client.create_bucket(Bucket=BUCKET)
-            plain = boto3.client(  # no checksum: as the stack's seeding puts objects
-                "s3",
-                region_name="us-east-1",
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-                config=Config(request_checksum_calculation="when_required"),
-            )
-            for key in KEYS:
-                plain.put_object(Bucket=BUCKET, Key=key, Body=key.encode())
-            client.put_object(Bucket=BUCKET, Key="sums/crc32.json", Body=b"{}")  # boto3's default: CRC32
-            client.put_object(Bucket=BUCKET, Key="sums/sha256.json", Body=b"{}", ChecksumAlgorithm="SHA256")
-            yield client
+    with in_process_moto():
+        s3 = client()
+        s3.create_bucket(Bucket=BUCKET)
+        plain = client(config=Config(request_checksum_calculation="when_required"))  # no checksum, as seeding puts
+        for key in KEYS:
+            plain.put_object(Bucket=BUCKET, Key=key, Body=key.encode())
+        s3.put_object(Bucket=BUCKET, Key="sums/crc32.json", Body=b"{}")  # boto3's default: CRC32
+        s3.put_object(Bucket=BUCKET, Key="sums/sha256.json", Body=b"{}", ChecksumAlgorithm="SHA256")
+        yield s3
 
 
 def raw_answer(client, fast: bool, url_encoded: bool = True, **params) -> tuple[int, dict, bytes]:

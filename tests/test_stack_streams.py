@@ -83,6 +83,39 @@ def test_a_real_data_test_in_a_module_of_another_stream_is_refused():
     conftest.pytest_itemcollected(item("test_catalog_loads", "full_load", "stack"))  # its own stream: accepted
 
 
+def run_items(modules: list[str], worker_dist: str | None):
+    """Items of the given modules in run order, in a session as pytest (worker_dist None) or a
+    pytest-xdist worker under that distribution gives them."""
+    options = {} if worker_dist is None else {"dist": worker_dist}
+    config = SimpleNamespace(getoption=lambda name, default=None: options.get(name, default))
+    if worker_dist is not None:
+        config.workerinput = {}
+    session = SimpleNamespace(items=[])
+    for module in modules:
+        session.items.append(SimpleNamespace(module=SimpleNamespace(__name__=f"tests.{module}"), config=config))
+        session.items[-1].session = session
+    return session.items
+
+
+def test_the_scheduler_stack_stops_after_the_last_scheduler_test_of_a_session():
+    order = ["test_ui", "test_rows", "test_scheduler", "test_bad_input", "test_migrations"]
+    items = run_items(order, worker_dist=None)
+    ahead = [conftest.scheduler_tests_ahead(item, nxt) for item, nxt in zip(items, [*items[1:], None])]
+    assert ahead == [True, True, False, False, False]
+
+
+def test_under_loadgroup_a_worker_s_next_test_tells():
+    # a worker is sent the whole scheduler stream at once: the first test of another stream ends it
+    items = run_items(["test_ui", "test_scheduler", "test_bench_smoke", "test_rows"], worker_dist="loadgroup")
+    ahead = [conftest.scheduler_tests_ahead(item, nxt) for item, nxt in zip(items, [*items[1:], None])]
+    assert ahead == [True, False, False, False]
+
+
+def test_under_another_distribution_the_stack_lives_to_the_end():
+    items = run_items(["test_ui", "test_rows"], worker_dist="load")
+    assert [conftest.scheduler_tests_ahead(item, None) for item in items] == [True, True]
+
+
 HOME_PROBE = """
 import os
 def test_home():

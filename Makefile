@@ -77,11 +77,12 @@ test-unit: venv
 test-stack: venv browser
 	$(PY) -m pytest -m stack -n 3 --dist loadgroup --durations=15 $(ARGS)
 
-# The same checks as .pre-commit-config.yaml, over the whole tree.
+# The same checks as .pre-commit-config.yaml, over the whole tree. sqlfluff on every core
+# (--processes 0): 14.2 s instead of 24.4 s here (one run each, 2026-11-30).
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/sqlfluff lint include/sql
+	$(VENV)/bin/sqlfluff lint --processes 0 include/sql
 	$(VENV)/bin/hadolint Dockerfile
 
 format: venv

@@ -2,12 +2,20 @@
 (``run_window`` for the load and check SQL) and the staging package's (``param`` for the
 statements in include/sql/staging, see include/sparkify/staging/statements.py)."""
 
+import logging
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from include.sparkify.window import Window
+
+# Importing the project imports Airflow, whose logging set-up passes sqlfluff's INFO records
+# on. sqlfluff's command line sets its loggers' level in its own process, not in the worker
+# processes of `sqlfluff lint --processes N` (make lint), which would print every file's parse
+# tree: there, its records below WARNING are dropped.
+if logging.getLogger("sqlfluff").level == logging.NOTSET:
+    logging.getLogger("sqlfluff").setLevel(logging.WARNING)
 
 
 def run_window(dag_run):

@@ -92,10 +92,10 @@ def browser():
 
 class UI:
     """Opens pages as the user logged in once through the UI's login form. The pages share one
-    browser context, so the UI's scripts are fetched and compiled once: a page load cost 13-15
-    CPU-s in a fresh context here and 8-9 in a shared one (4 loads each way, measured on an idle
-    stack). Each page starts from the local storage the login left, so no UI state (views,
-    panels) leaks between tests."""
+    browser context, so the UI's scripts are fetched and compiled once: loading /dags took 13-15
+    CPU-s of the machine in a fresh context here and 8-9 in a shared one (4 loads each way on an
+    idle stack, every process counted). Each page starts from the local storage the login left,
+    so no UI state (views, panels) leaks between tests."""
 
     def __init__(self, browser, base_url: str, shots: Path) -> None:
         self.shots = shots

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+
+import psutil
 
 from bench.machine_load import _family
 
@@ -37,3 +40,47 @@ def test_a_daemon_is_the_benchmarks_own_by_its_command_line_or_its_working_direc
         for proc in (by_name, by_cwd, other):
             proc.kill()
             proc.wait()
+
+
+ZOMBIE_MAKER = """
+import os, sys, time
+pid = os.fork()
+if pid == 0:  # busy for half a second, then exits; nobody reaps it
+    end = time.process_time() + 0.5
+    while time.process_time() < end:
+        pass
+    os._exit(0)
+print(pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_zombie_is_not_counted_with_its_whole_life_s_cpu(tmp_path):
+    """A process that ended and was not reaped yet (as the benchmark's own daemons, reparented
+    to init, once stopped) has no command line or directory to be known by: it is left out."""
+    maker = subprocess.Popen(
+        [sys.executable, "-c", ZOMBIE_MAKER], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        zombie = int(maker.stdout.readline())
+        deadline = time.monotonic() + 30
+        while psutil.Process(zombie).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline, "the child did not end"
+            time.sleep(0.05)
+        assert sum(psutil.Process(zombie).cpu_times()[:2]) >= 0.4  # what it would have added
+        # seen from another process, to which the maker and its child are foreign
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from bench.machine_load import _foreign_cpu_seconds as f; "
+                f"seen = f(()); print({maker.pid} in seen, {zombie} in seen)",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert out == ["True", "False"]
+    finally:
+        maker.kill()
+        maker.wait()

@@ -12,6 +12,11 @@ import psutil
 from bench.machine_load import _family
 
 
+def seen_from_another_process(code: str) -> list[str]:
+    """What ``code`` prints, run in a new interpreter (to which this test's processes are not its own)."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+
+
 def test_a_daemon_is_the_benchmarks_own_by_its_command_line_or_its_working_directory(tmp_path):
     work = tmp_path / "work"
     (work / "stack").mkdir(parents=True)
@@ -25,16 +30,10 @@ def test_a_daemon_is_the_benchmarks_own_by_its_command_line_or_its_working_direc
         assert by_name.pid in family and by_cwd.pid in family
         assert other.pid in family  # a child of this process: the benchmark's own too
         # seen from another process, the unrelated one is foreign
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                f"from bench.machine_load import _family; print({other.pid} in _family(({str(work)!r},)), {by_cwd.pid} in _family(({str(work)!r},)))",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
+        family_there = f"_family(({str(work)!r},))"
+        out = seen_from_another_process(
+            f"from bench.machine_load import _family; print({other.pid} in {family_there}, {by_cwd.pid} in {family_there})"
+        )
         assert out == ["False", "True"]
     finally:
         for proc in (by_name, by_cwd, other):
@@ -69,17 +68,9 @@ def test_a_zombie_is_not_counted_with_its_whole_life_s_cpu(tmp_path):
             time.sleep(0.05)
         assert sum(psutil.Process(zombie).cpu_times()[:2]) >= 0.4  # what it would have added
         # seen from another process, to which the maker and its child are foreign
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "from bench.machine_load import _foreign_cpu_seconds as f; "
-                f"seen = f(()); print({maker.pid} in seen, {zombie} in seen)",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
+        out = seen_from_another_process(
+            f"from bench.machine_load import _foreign_cpu_seconds as f; seen = f(()); print({maker.pid} in seen, {zombie} in seen)"
+        )
         assert out == ["True", "False"]
     finally:
         maker.kill()

@@ -87,9 +87,8 @@ class ObjectReader:
         if base is not None:
             from botocore.utils import percent_encode
 
-            data = self._signed_get(
-                base + percent_encode(key, safe="/~"), limit
-            )  # a key, as botocore puts it in a path
+            path = base + percent_encode(key, safe="/~")  # a key, as botocore puts it in a path
+            data = self._signed_get(path, limit)
             if data is not None:
                 return data
         body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]

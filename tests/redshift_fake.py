@@ -390,7 +390,7 @@ class FakeRedshift:
         return None, self.copied
 
     def column_checks(self, sql: str) -> list[tuple[str, str]]:
-        return re.findall(r"'(\w+)' AS col_name, '(\w+)' AS check_type", sql)
+        return re.findall(r"'([\w.]+)' AS col_name, '(\w+)' AS check_type", sql)
 
     def create_migrations(self) -> tuple[None, int]:
         self.migrations_table = True

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from include.sparkify import config
-from include.sparkify.quality import column_mapping, keys_valid, not_empty, quality_checks
+from include.sparkify.quality import column_mapping, keys_valid, not_empty, quality_checks, relational_checks
 from tests.conftest import warehouse
 
 REPO_SQL = config.SQL_DIR
@@ -20,14 +20,15 @@ def schema(stack):
     return stack
 
 
-def checks_by_name():
+def checks_by_name(build=quality_checks):
+    """The tasks ``build`` makes, in a DAG that renders them as final_project does."""
     from airflow.sdk import DAG
 
     from include.sparkify.loads import sql_macros
 
     with DAG("dq_probe", schedule=None, template_searchpath=[str(REPO_SQL)], user_defined_macros=sql_macros()) as dag:
-        quality_checks()
-    return {t.task_id.split(".", 1)[1]: t for t in dag.tasks}
+        build()
+    return {t.task_id.split(".", 1)[-1]: t for t in dag.tasks}
 
 
 def rendered(op, run_id: str):
@@ -44,6 +45,17 @@ def rendered(op, run_id: str):
     return op
 
 
+def failure_of(op, schema, cleanup: str) -> str:
+    """Runs the check, which must fail, then ``cleanup`` on the warehouse: the failure's message."""
+    try:
+        with pytest.raises(Exception) as failure:
+            op.execute(context={})
+    finally:
+        with warehouse(schema) as conn:
+            conn.execute(cleanup)
+    return str(failure.value)
+
+
 def test_a_runs_songplay_whose_user_will_not_exist_fails_with_the_figure(schema):
     """The run's audit rows hold a play of a user in neither users nor the run's users."""
     run_id = "probe__orphan"
@@ -57,7 +69,10 @@ def test_a_runs_songplay_whose_user_will_not_exist_fails_with_the_figure(schema)
         conn.execute(  # another run's user -42 does not count
             "INSERT INTO audit_users (run_id, user_id, last_seen_at) VALUES ('probe__other', -42, TIMESTAMP '2018-11-15')"
         )
-    op = rendered(checks_by_name()["songplay_users_exist"], run_id)
+    # the check alone (the audit's task runs it with the others, which this state would fail)
+    op = rendered(
+        checks_by_name(lambda: relational_checks({"songplay_users_exist": "songplays"}))["relational_checks"], run_id
+    )
     try:
         with pytest.raises(Exception) as failure:
             op.execute(context={})
@@ -72,8 +87,30 @@ def test_a_runs_songplay_whose_user_will_not_exist_fails_with_the_figure(schema)
             conn.execute("DELETE FROM audit_songplays WHERE run_id LIKE 'probe__%'")
             conn.execute("DELETE FROM audit_users WHERE run_id LIKE 'probe__%'")
     message = str(failure.value)
+    assert message.startswith("Test failed: songplay_users_exist")
     assert "every songplay of the run has its user once the run is published" in message
     assert "songplays of the run without a user: 1" in message
+
+
+def test_the_run_column_checks_find_a_duplicate_key_in_the_runs_rows_of_one_table(schema):
+    """The audit's column checks, as PostgreSQL runs their one query: run probe__keys wrote
+    user 5 twice; another run's user 5 and a NULL key of another run do not count."""
+    run_id = "probe__keys"
+    with warehouse(schema) as conn:
+        conn.execute(
+            "INSERT INTO audit_users (run_id, user_id, last_seen_at) VALUES "
+            "(%s, 5, TIMESTAMP '2018-11-15'), (%s, 5, TIMESTAMP '2018-11-16'), "
+            "('probe__other', 5, TIMESTAMP '2018-11-15'), ('probe__other', NULL, NULL)",
+            (run_id, run_id),
+        )
+    op = rendered(checks_by_name()["column_checks"], run_id)
+    message = failure_of(op, schema, "DELETE FROM audit_users WHERE run_id LIKE 'probe__%'")
+    found = {(r.table, r.name): (r.success, r.actual) for r in op.check_results}
+    assert found[("users", "user_id.unique_check")] == (False, "1")
+    assert found[("users", "user_id.null_check")] == (True, "0")
+    assert found[("users", "last_seen_at.null_check")] == (True, "0")
+    assert found[("songplays", "songplay_id.unique_check")] == (True, "0")  # the run wrote no songplay
+    assert "Column: users.user_id" in message
 
 
 def test_the_not_empty_checks_fail_only_for_the_table_that_would_be_empty(schema):
@@ -129,14 +166,7 @@ def test_empty_table_fails_naming_table_and_value(schema):
     with warehouse(schema) as conn:
         conn.execute("DROP TABLE IF EXISTS dq_probe_empty")
         conn.execute("CREATE TABLE dq_probe_empty (id INTEGER)")
-    op = not_empty("dq_probe_empty")
-    try:
-        with pytest.raises(Exception) as failure:
-            op.execute(context={})
-    finally:
-        with warehouse(schema) as conn:
-            conn.execute("DROP TABLE dq_probe_empty")
-    message = str(failure.value)
+    message = failure_of(not_empty("dq_probe_empty"), schema, "DROP TABLE dq_probe_empty")
     assert "dq_probe_empty" in message and "row_count_check" in message and "'result': '0'" in message
 
 
@@ -145,13 +175,6 @@ def test_null_keys_fail_naming_column_and_count(schema):
         conn.execute("DROP TABLE IF EXISTS dq_probe_keys")
         conn.execute("CREATE TABLE dq_probe_keys (artist_id VARCHAR(32))")
         conn.execute("INSERT INTO dq_probe_keys VALUES ('A'), ('A'), (NULL)")
-    op = keys_valid("dq_probe_keys", column_mapping("artists"))
-    try:
-        with pytest.raises(Exception) as failure:
-            op.execute(context={})
-    finally:
-        with warehouse(schema) as conn:
-            conn.execute("DROP TABLE dq_probe_keys")
-    message = str(failure.value)
+    message = failure_of(keys_valid("dq_probe_keys", column_mapping("artists")), schema, "DROP TABLE dq_probe_keys")
     assert "dq_probe_keys" in message and "artist_id" in message
     assert "null_check" in message and "unique_check" in message

@@ -33,7 +33,7 @@ def test_create_tables_triggers_an_asset_run_that_succeeds(
     assert run["state"] == "success", states
     assert run["data_interval_start"] is None  # no interval: a full load
     assert all(state == "success" for state in states.values())
-    assert len(states) == 23  # begin, 2 staging, 5 loads, 13 checks, publish, stop
+    assert len(states) == 13  # begin, 2 staging, 5 loads, 3 check tasks, publish, stop
 
     events, songs = ex.read_events(data), ex.read_songs(data)
     plays = ex.songplays(events, songs)

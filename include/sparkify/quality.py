@@ -4,14 +4,14 @@ published. Any failing check fails the run, and ``Publish`` does not run.
 A load writes the run's rows into ``audit_<table>`` (include/sparkify/loads.py). The checks
 read those rows, and how they would combine with what is published:
 
-* every table "not empty after publishing" (one task for the five tables), and per table "no
-  null or duplicate keys" in the run's rows. Duplicates after publishing can only come from
-  the run's rows: publishing deletes every published row whose key comes again, and the
-  published keys are unique already;
-* the relational checks in include/sql/checks/ (users of the run's songplays present after
-  publishing, the window reconciliation, the volume against history);
+* every table "not empty after publishing", and per table "no null or duplicate keys" in
+  the run's rows. Duplicates after publishing can only come from the run's rows:
+  publishing deletes every published row whose key comes again, and the published keys are
+  unique already;
 * schema drift that loses data: a source key renamed upstream leaves a column the star
-  schema needs NULL in the run's staged rows.
+  schema needs NULL in the run's staged rows;
+* the relational checks in include/sql/checks/ (users of the run's songplays present after
+  publishing, the window reconciliation, the volume against history).
 
 Every per-run check reads the run's rows (its window, or the catalog it rewrote), never a
 whole published table, so an hourly run's cost does not grow with history or with the
@@ -22,24 +22,18 @@ Every check's result, passed or failed, is recorded in ``dq_history`` before its
 ends (``monitoring.RecordedCheck`` on the provider's operators); the table recorded is the
 published table the rows are for.
 
-Each check task costs a task instance (about half a CPU-second of scheduler, API server,
-worker and task process on the local stack, docs/benchmarks.md) on every hourly run, for a
-query of a few milliseconds. So checks that read the same kind of relation share a task:
-the five "not empty" checks are one ``SQLTableCheckOperator``, each table's key and column
-checks one ``SQLColumnCheckOperator``; each check keeps its own name and result row."""
+The audit is three tasks, one per kind of check (include/sparkify/check_operators.py says
+why): ``tables_not_empty`` (SQLTableCheckOperator) and ``column_checks``
+(SQLColumnCheckOperator), then ``relational_checks`` (SQLCheckOperator). Each check keeps
+its own name and result row, and a failure names the checks that failed."""
 
 from __future__ import annotations
 
-from airflow.providers.common.sql.operators.sql import (
-    SQLCheckOperator,
-    SQLColumnCheckOperator,
-    SQLTableCheckOperator,
-)
 from airflow.sdk import TaskGroup
 
 from include.sparkify import config
+from include.sparkify.check_operators import ColumnCheck, ColumnChecks, RelationalChecks, TableCheck
 from include.sparkify.loads import RUN_ROWS, TABLES, LoadMode, audit_table
-from include.sparkify.monitoring import RecordedCheck
 from include.sparkify.task_ids import QUALITY_CHECKS
 
 # Columns that must never be NULL, besides each table's key.
@@ -112,55 +106,7 @@ def after_publish(table: str) -> str:
     return f"({run_rows} UNION ALL {one_published}) AS after_publish"
 
 
-class TableCheck(RecordedCheck, SQLTableCheckOperator):
-    """SQLTableCheckOperator whose results are recorded in dq_history. ``check_tables``: the
-    table each check is about, when one task checks several (else ``checked_table``)."""
-
-    def __init__(self, *, checked_table: str | None = None, check_tables: dict[str, str] | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.checked_table = checked_table
-        self.check_tables = check_tables or {}
-
-    def _build_check_results(self, records):
-        results = super()._build_check_results(records)
-        for result in results:
-            result.table = self.check_tables.get(result.name, result.table)
-        return results
-
-
-class ColumnCheck(RecordedCheck, SQLColumnCheckOperator):
-    """SQLColumnCheckOperator whose failure message also names the table it checked, and
-    whose results are recorded in dq_history."""
-
-    def __init__(self, *, checked_table: str | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.checked_table = checked_table
-
-    def _raise_exception(self, exception_string: str):
-        super()._raise_exception(f"Table {self.checked_table or self.table}: {exception_string}")
-
-
-class RelationalCheck(RecordedCheck, SQLCheckOperator):
-    """SQLCheckOperator on a query whose first column says whether the check passed and
-    whose other columns carry the figures found; recorded in dq_history with the figures."""
-
-    def __init__(self, *, checked_table: str, **kwargs):
-        super().__init__(**kwargs)
-        self.checked_table = checked_table
-
-    def _build_check_results(self, records):
-        results = super()._build_check_results(records)
-        values = records.values() if isinstance(records, dict) else (records or ())
-        figures = [str(v) for v in values if not isinstance(v, bool)]
-        for result in results:
-            result.table = self.checked_table
-            result.name = self.task_id.rsplit(".", 1)[-1]
-            if figures:
-                result.actual = "; ".join(figures)
-        return results
-
-
-def not_empty(table: str, task_id: str | None = None) -> SQLTableCheckOperator:
+def not_empty(table: str, task_id: str | None = None) -> TableCheck:
     """``table`` holds rows (a whole published table: the daily checks)."""
     return TableCheck(
         task_id=task_id or f"{table}_not_empty",
@@ -171,7 +117,7 @@ def not_empty(table: str, task_id: str | None = None) -> SQLTableCheckOperator:
     )
 
 
-def tables_not_empty(tables, task_id: str = "tables_not_empty") -> SQLTableCheckOperator:
+def tables_not_empty(tables, task_id: str = "tables_not_empty") -> TableCheck:
     """Each of ``tables`` will hold rows once the run is published (``after_publish``): one
     task, one check per table (``<table>_not_empty``, recorded for that table)."""
     parts = [f"SELECT '{table}' AS published_table FROM {after_publish(table)}" for table in tables]
@@ -188,7 +134,7 @@ def tables_not_empty(tables, task_id: str = "tables_not_empty") -> SQLTableCheck
     )
 
 
-def keys_valid(table: str, mapping: dict, task_id: str | None = None, audit: bool = False) -> SQLColumnCheckOperator:
+def keys_valid(table: str, mapping: dict, task_id: str | None = None, audit: bool = False) -> ColumnCheck:
     """No NULL or duplicate keys (and no NULL in ``mapping``'s other columns) in ``table``, or,
     with ``audit``, in the run's rows of ``audit_<table>``."""
     return ColumnCheck(
@@ -201,21 +147,28 @@ def keys_valid(table: str, mapping: dict, task_id: str | None = None, audit: boo
     )
 
 
-def required_staged(staging_table: str) -> SQLColumnCheckOperator:
-    """No NULL in the staged columns the star schema needs, in the run's staged rows."""
-    rows, columns = REQUIRED_STAGED[staging_table]
-    mapping = {
-        column: {"null_check": {"equal_to": 0, **({"partition_clause": where} if where else {})}}
-        for column, where in columns.items()
-    }
-    return ColumnCheck(
-        task_id=f"{staging_table}_required_columns",
-        conn_id=config.REDSHIFT_CONN_ID,
-        table=f'"{staging_table}"',
-        partition_clause=rows,
-        checked_table=staging_table,
-        column_mapping=mapping,
-    )
+def run_column_checks(task_id: str = "column_checks") -> ColumnChecks:
+    """One task: in the run's rows of each ``audit_<table>``, no NULL or duplicate key and no
+    NULL in the table's NOT_NULL columns (``column_mapping``); in the run's staged rows, no
+    NULL in the columns the star schema needs (REQUIRED_STAGED). Recorded per table and
+    column, e.g. ``user_id.null_check`` for users."""
+    relations = {table: (f'"{audit_table(table)}"', RUN_ROWS) for table in TABLES}
+    mapping = {f"{table}.{column}": checks for table in TABLES for column, checks in column_mapping(table).items()}
+    for staging_table, (rows, columns) in REQUIRED_STAGED.items():
+        relations[staging_table] = (f'"{staging_table}"', rows)
+        mapping |= {
+            f"{staging_table}.{column}": {
+                "null_check": {"equal_to": 0, **({"partition_clause": where} if where else {})}
+            }
+            for column, where in columns.items()
+        }
+    return ColumnChecks(task_id=task_id, conn_id=config.REDSHIFT_CONN_ID, relations=relations, column_mapping=mapping)
+
+
+def relational_checks(checks: dict[str, str], task_id: str = "relational_checks", **kwargs) -> RelationalChecks:
+    """One task running ``checks`` (name: the table it is about), each
+    include/sql/checks/<name>.sql."""
+    return RelationalChecks(task_id=task_id, conn_id=config.REDSHIFT_CONN_ID, checks=checks, **kwargs)
 
 
 # The whole-table checks of warehouse_checks (include/sql/checks/<name>.sql).
@@ -224,33 +177,18 @@ WHOLE_TABLE_RELATIONAL = {"published_songplay_users_exist": "songplays"}
 
 def whole_table_checks(group_id: str) -> TaskGroup:
     """Every published table: not empty, no NULL or duplicate key, no NULL where the schema
-    needs a value; and every songplay's user present. Scans whole tables: run daily."""
+    needs a value; and every songplay's user present. Scans whole tables: run daily. A task
+    per table and kind of check: once a day, what a task instance costs does not matter,
+    and the grid shows which table failed."""
     with TaskGroup(group_id=group_id, tooltip="Whole published tables, checked daily") as group:
         per_table = [not_empty(table) >> keys_valid(table, column_mapping(table)) for table in TABLES]
-        relational = [
-            RelationalCheck(task_id=name, conn_id=config.REDSHIFT_CONN_ID, sql=f"checks/{name}.sql", checked_table=t)
-            for name, t in WHOLE_TABLE_RELATIONAL.items()
-        ]
-        for upstream in per_table:
-            upstream >> relational
+        per_table >> relational_checks(WHOLE_TABLE_RELATIONAL, task_id="published_songplay_users_exist")
     return group
 
 
 def quality_checks(group_id: str = QUALITY_CHECKS) -> TaskGroup:
+    """The audit of an hourly run or a full load: every table not empty after publishing and
+    the run's column checks, then the relational checks."""
     with TaskGroup(group_id=group_id, tooltip="Audit of the run's rows before they are published") as group:
-        first = [tables_not_empty(TABLES)]
-        first += [keys_valid(table, column_mapping(table), audit=True) for table in TABLES]
-        first += [required_staged(t) for t in REQUIRED_STAGED]
-        relational = [
-            RelationalCheck(
-                task_id=name,
-                conn_id=config.REDSHIFT_CONN_ID,
-                sql=f"checks/{name}.sql",
-                checked_table=table,
-                params=VOLUME_PARAMS,
-            )
-            for name, table in RELATIONAL_CHECKS.items()
-        ]
-        for upstream in first:
-            upstream >> relational
+        [tables_not_empty(TABLES), run_column_checks()] >> relational_checks(RELATIONAL_CHECKS, params=VOLUME_PARAMS)
     return group

@@ -78,12 +78,7 @@ def test_final_project_shape(dagbag):
     for dim in dims:
         assert up[dim] == {"Load_songplays_fact_table"}
     checks = {t for t in up if t.startswith("Run_data_quality_checks.")}
-    assert {t.split(".")[1] for t in checks} >= {
-        "tables_not_empty",
-        "songplays_keys",
-        "songplay_users_exist",
-        "songplays_match_staging",
-    }
+    assert {t.split(".")[1] for t in checks} == {"tables_not_empty", "column_checks", "relational_checks"}
     first_checks = {t for t in checks if up[t] & dims}
     assert first_checks and all(up[t] == dims for t in first_checks)
     assert up["Publish"] and up["Publish"] <= checks  # publishes only after every check

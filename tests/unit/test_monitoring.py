@@ -16,7 +16,7 @@ from include.sparkify.monitoring import DQ_COLUMNS, RecordedCheck, dq_rows, load
 TI = SimpleNamespace(
     dag_id="final_project",
     run_id="scheduled__2018-11-01T14:00:00+00:00",
-    task_id="Run_data_quality_checks.songplays_keys",
+    task_id="Run_data_quality_checks.column_checks",
     try_number=2,
 )
 HOURLY = SimpleNamespace(
@@ -52,7 +52,7 @@ def test_one_row_per_check_result():
     common = {
         "dag_id": "final_project",
         "run_id": "scheduled__2018-11-01T14:00:00+00:00",
-        "task_id": "Run_data_quality_checks.songplays_keys",
+        "task_id": "Run_data_quality_checks.column_checks",
         "try_number": 2,
         "table_name": "songplays",  # the quoted name unquoted; the operator's table when a result has none
         "column_name": "songplay_id",
@@ -70,7 +70,7 @@ def test_a_check_that_could_not_run_is_one_failed_row_with_the_error():
     full_load = SimpleNamespace(data_interval_start=None, data_interval_end=None)
     [row] = dq_rows({"ti": TI, "dag_run": full_load}, [], ConnectionError("warehouse down"), default_table="songplays")
     row = columns(row)
-    assert (row["check_name"], row["check_type"], row["table_name"]) == ("songplays_keys", "error", "songplays")
+    assert (row["check_name"], row["check_type"], row["table_name"]) == ("column_checks", "error", "songplays")
     assert row["observed_value"] == "ConnectionError: warehouse down" and row["passed"] is False
     assert row["interval_start"] is None and row["interval_end"] is None
     [row] = dq_rows({"ti": TI}, [], None)

@@ -3,23 +3,20 @@ checks run on which table and in what order, and what a failing check says."""
 
 from __future__ import annotations
 
-import pytest
 from airflow.sdk import DAG
-from airflow.sdk.exceptions import AirflowException
 
 from include.sparkify import config
+from include.sparkify.check_operators import ColumnCheck, ColumnChecks, RelationalChecks, TableCheck
 from include.sparkify.quality import (
     RELATIONAL_CHECKS,
+    REQUIRED_STAGED,
     WHOLE_TABLE_RELATIONAL,
-    ColumnCheck,
-    RelationalCheck,
-    TableCheck,
     after_publish,
     column_mapping,
     keys_valid,
     not_empty,
     quality_checks,
-    required_staged,
+    run_column_checks,
     tables_not_empty,
     whole_table_checks,
 )
@@ -61,11 +58,17 @@ def test_the_operators_check_the_quoted_table_on_the_warehouse_connection():
     assert keys.partition_clause is None
 
 
-def test_the_audit_checks_read_the_runs_rows_and_record_the_published_table():
-    keys = keys_valid("songplays", column_mapping("songplays"), audit=True)
-    assert keys.table == '"audit_songplays"' and keys.checked_table == "songplays"
-    assert keys.partition_clause == "run_id = {{ sql_string(run_id) }}"
-    assert 'FROM "audit_songplays" WHERE run_id = {{ sql_string(run_id) }}' in keys.sql
+def test_the_run_column_checks_read_each_tables_run_rows_and_its_staged_rows():
+    check = run_column_checks()
+    assert isinstance(check, ColumnChecks) and check.task_id == "column_checks"
+    for table in STAR:  # the run's rows of audit_<table>: its key and the columns that must be set
+        assert check.relations[table] == (f'"audit_{table}"', "run_id = {{ sql_string(run_id) }}")
+        for column, checks in column_mapping(table).items():
+            assert check.column_mapping[f"{table}.{column}"] == checks
+    assert 'FROM "audit_songplays" WHERE run_id = {{ sql_string(run_id) }}' in check.sql
+    assert len(check.column_mapping) == sum(len(column_mapping(t)) for t in STAR) + sum(
+        len(columns) for _, columns in REQUIRED_STAGED.values()
+    )
 
 
 def test_not_empty_after_publishing_reads_the_runs_rows_and_at_most_one_published_row():
@@ -105,60 +108,37 @@ def test_one_task_checks_every_table_not_empty_after_publishing_each_with_its_ow
 
 
 def test_staged_columns_the_star_schema_needs_are_checked_in_the_runs_window():
-    events = required_staged("staging_events")
-    assert events.table == '"staging_events"' and events.checked_table == "staging_events"
-    assert "run_window(dag_run).start_ms" in events.partition_clause
+    check = run_column_checks()
+    relation, rows = check.relations["staging_events"]
+    assert relation == '"staging_events"' and "run_window(dag_run).start_ms" in rows
     # song, artist and length only on NextSong events (other pages carry none)
-    assert events.column_mapping["song"] == {"null_check": {"equal_to": 0, "partition_clause": "page = 'NextSong'"}}
-    assert events.column_mapping["page"] == {"null_check": {"equal_to": 0}}
+    mapping = check.column_mapping
+    assert mapping["staging_events.song"] == {"null_check": {"equal_to": 0, "partition_clause": "page = 'NextSong'"}}
+    assert mapping["staging_events.page"] == {"null_check": {"equal_to": 0}}
     # the staged catalog: only in a run that rewrites songs from it (not every hour)
-    songs = required_staged("staging_songs")
-    assert songs.partition_clause == 'EXISTS (SELECT 1 FROM "audit_songs" WHERE run_id = {{ sql_string(run_id) }})'
-    assert set(songs.column_mapping) == {"song_id", "title", "artist_id", "artist_name", "duration"}
+    assert check.relations["staging_songs"] == (
+        '"staging_songs"',
+        'EXISTS (SELECT 1 FROM "audit_songs" WHERE run_id = {{ sql_string(run_id) }})',
+    )
+    staged_songs = {key.split(".", 1)[1] for key in mapping if key.startswith("staging_songs.")}
+    assert staged_songs == {"song_id", "title", "artist_id", "artist_name", "duration"}
 
 
-def test_the_group_runs_not_empty_per_table_and_staged_column_checks_then_the_relational_ones():
+def test_the_group_runs_the_table_and_column_checks_then_the_relational_ones():
     with DAG("quality_probe", schedule=None) as dag:
         group = quality_checks("Checks")
     assert group.group_id == "Checks"
     up = {t.task_id: set(t.upstream_task_ids) for t in dag.tasks}
-    assert up["Checks.tables_not_empty"] == set()
+    assert up == {
+        "Checks.tables_not_empty": set(),
+        "Checks.column_checks": set(),
+        "Checks.relational_checks": {"Checks.tables_not_empty", "Checks.column_checks"},
+    }
     assert set(dag.get_task("Checks.tables_not_empty").checks) == {f"{t}_not_empty" for t in STAR}
-    for table in STAR:
-        assert up[f"Checks.{table}_keys"] == set()
-        assert dag.get_task(f"Checks.{table}_keys").table == f'"audit_{table}"'
-    staged = {"Checks.staging_events_required_columns", "Checks.staging_songs_required_columns"}
-    assert all(up[t] == set() for t in staged)
-    first = {"Checks.tables_not_empty"} | {f"Checks.{table}_keys" for table in STAR} | staged
-    for name, table in RELATIONAL_CHECKS.items():
-        task = dag.get_task(f"Checks.{name}")
-        assert isinstance(task, RelationalCheck) and task.checked_table == table
-        assert task.sql == f"checks/{name}.sql"
-        assert up[f"Checks.{name}"] == first
-        assert task.params["volume_min_ratio"] == config.VOLUME_MIN_RATIO  # a run's conf may override it
-    assert len(dag.tasks) == 1 + len(STAR) + len(staged) + len(RELATIONAL_CHECKS)
-
-
-def test_a_failing_column_check_names_its_table():
-    check = keys_valid("songs", column_mapping("songs"), audit=True)
-    check.retry_on_failure = True
-    with pytest.raises(AirflowException, match=r"^Table songs: Test failed: 2 duplicate song_id$"):
-        check._raise_exception("Test failed: 2 duplicate song_id")
-
-
-def test_a_relational_check_reports_its_figures_as_the_value_found():
-    check = RelationalCheck(task_id="songplays_match_staging", conn_id="x", sql="select 1", checked_table="songplays")
-    [passed] = check._build_check_results([True, 120, 120])
-    assert (passed.name, passed.table, passed.success, passed.actual) == (
-        "songplays_match_staging",
-        "songplays",
-        True,
-        "120; 120",
-    )
-    [failed] = check._build_check_results({"ok": False, "songplays": 118, "events": 120})
-    assert (failed.success, failed.actual) == (False, "118; 120")
-    [only_flag] = check._build_check_results([True])
-    assert only_flag.actual == "[True]"  # no figure: the provider's own text stays
+    relational = dag.get_task("Checks.relational_checks")
+    assert isinstance(relational, RelationalChecks) and relational.checks == RELATIONAL_CHECKS
+    assert relational.sql == [f"checks/{name}.sql" for name in RELATIONAL_CHECKS]
+    assert relational.params["volume_min_ratio"] == config.VOLUME_MIN_RATIO  # a run's conf may override it
 
 
 def test_the_daily_whole_table_checks_read_the_published_tables_not_the_audit_rows():
@@ -174,3 +154,4 @@ def test_the_daily_whole_table_checks_read_the_published_tables_not_the_audit_ro
         assert keys.table == f'"{table}"' and keys.partition_clause is None
         assert keys.column_mapping == column_mapping(table)
         assert tasks["published_songplay_users_exist"].task_id in keys.downstream_task_ids
+    assert tasks["published_songplay_users_exist"].checks == WHOLE_TABLE_RELATIONAL

@@ -120,7 +120,7 @@ def report(stack: Stack, api, full_load: dict | None, hourly_runs: list[dict]) -
     lines.append(f"Hourly runs of the window: {ok} of {len(hourly_runs)} succeeded")
     lines += ["", "Rows per table:"]
     lines += [f"  {table:<16}{n:>10,}" for table, n in counts.items()]
-    lines += ["", "Data-quality checks (full load + hourly runs):"]
+    lines += ["", "Data-quality tasks, one per kind of check (full load + hourly runs; each check below):"]
     for name, result in sorted(check_results(api, [r for r in [full_load, *hourly_runs] if r]).items()):
         status = "PASS" if not result["failed"] else "FAIL"
         lines.append(f"  {status}  {name:<28} passed {result['passed']}, failed {result['failed']}")

@@ -6,7 +6,14 @@ from __future__ import annotations
 import pytest
 
 from include.sparkify import config
-from include.sparkify.quality import column_mapping, keys_valid, not_empty, quality_checks, relational_checks
+from include.sparkify.check_operators import ColumnChecks
+from include.sparkify.quality import (
+    column_mapping,
+    one_published_row,
+    quality_checks,
+    relational_checks,
+    tables_not_empty,
+)
 from tests.conftest import warehouse
 
 REPO_SQL = config.SQL_DIR
@@ -162,19 +169,40 @@ def test_the_not_empty_checks_fail_only_for_the_table_that_would_be_empty(schema
     assert set(second.values()) == {True}
 
 
-def test_empty_table_fails_naming_table_and_value(schema):
+def test_the_daily_not_empty_check_fails_only_for_the_empty_table(schema):
     with warehouse(schema) as conn:
-        conn.execute("DROP TABLE IF EXISTS dq_probe_empty")
+        conn.execute("DROP TABLE IF EXISTS dq_probe_empty, dq_probe_full")
         conn.execute("CREATE TABLE dq_probe_empty (id INTEGER)")
-    message = failure_of(not_empty("dq_probe_empty"), schema, "DROP TABLE dq_probe_empty")
-    assert "dq_probe_empty" in message and "row_count_check" in message and "'result': '0'" in message
+        conn.execute("CREATE TABLE dq_probe_full (id INTEGER)")
+        conn.execute("INSERT INTO dq_probe_full VALUES (1), (2)")
+    op = tables_not_empty(["dq_probe_empty", "dq_probe_full"], rows=one_published_row)
+    message = failure_of(op, schema, "DROP TABLE dq_probe_empty, dq_probe_full")
+    found = {r.name: (r.table, r.success, r.actual) for r in op.check_results}
+    # the verdicts (1: true); the full table is read for one row, not counted
+    assert found == {
+        "dq_probe_empty_not_empty": ("dq_probe_empty", False, "0"),
+        "dq_probe_full_not_empty": ("dq_probe_full", True, "1"),
+    }
+    failed = message.split("The following tests have failed:", 1)[1]
+    assert "dq_probe_empty_not_empty" in failed and "dq_probe_full" not in failed
 
 
-def test_null_keys_fail_naming_column_and_count(schema):
+def test_whole_table_column_checks_count_null_and_duplicate_keys(schema):
     with warehouse(schema) as conn:
         conn.execute("DROP TABLE IF EXISTS dq_probe_keys")
         conn.execute("CREATE TABLE dq_probe_keys (artist_id VARCHAR(32))")
-        conn.execute("INSERT INTO dq_probe_keys VALUES ('A'), ('A'), (NULL)")
-    message = failure_of(keys_valid("dq_probe_keys", column_mapping("artists")), schema, "DROP TABLE dq_probe_keys")
-    assert "dq_probe_keys" in message and "artist_id" in message
-    assert "null_check" in message and "unique_check" in message
+        conn.execute("INSERT INTO dq_probe_keys VALUES ('A'), ('A'), ('B'), (NULL)")
+    op = ColumnChecks(
+        task_id="column_checks",
+        conn_id=config.REDSHIFT_CONN_ID,
+        relations={"dq_probe_keys": ('"dq_probe_keys"', None)},
+        column_mapping={"dq_probe_keys.artist_id": column_mapping("artists")["artist_id"]},
+    )
+    message = failure_of(op, schema, "DROP TABLE dq_probe_keys")
+    found = {(r.table, r.name): (r.success, r.actual) for r in op.check_results}
+    # one NULL; three keys set, two of them distinct
+    assert found == {
+        ("dq_probe_keys", "artist_id.null_check"): (False, "1"),
+        ("dq_probe_keys", "artist_id.unique_check"): (False, "1"),
+    }
+    assert "Column: dq_probe_keys.artist_id" in message

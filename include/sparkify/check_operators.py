@@ -3,14 +3,14 @@ says what is checked): every result recorded in ``dq_history`` (``RecordedCheck`
 under the name and the table it is about, and a failure message that names them.
 
 A task instance costs about half a CPU-second of scheduler, API server, worker and task
-process on the local stack, and its own start-up on Astro, for checks that take a few
-milliseconds each; an hourly run's audit used to be 13 tasks, most of an hourly run's time.
+process on the local stack (docs/benchmarks.md), and its own start-up on Astro, for checks
+that take a few milliseconds each; the audit was 13 of an hourly run's 23 task instances.
 So one task runs many checks of one kind, each check keeping its own name, table and result:
 
 * ``TableCheck``: SQLTableCheckOperator, whose checks may be about different tables
   (``check_tables``);
 * ``ColumnChecks``: SQLColumnCheckOperator over several relations at once, its
-  ``column_mapping`` keyed ``<table>.<column>``; ``ColumnCheck`` is the one-table case;
+  ``column_mapping`` keyed ``<table>.<column>``;
 * ``RelationalChecks``: SQLCheckOperator over several queries, one file each
   (``SQLChecksOperator``).
 """
@@ -46,18 +46,6 @@ class TableCheck(RecordedCheck, SQLTableCheckOperator):
         return results
 
 
-class ColumnCheck(RecordedCheck, SQLColumnCheckOperator):
-    """SQLColumnCheckOperator whose failure message also names the table it checked, and
-    whose results are recorded in dq_history."""
-
-    def __init__(self, *, checked_table: str | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.checked_table = checked_table
-
-    def _raise_exception(self, exception_string: str):
-        super()._raise_exception(f"Table {self.checked_table or self.table}: {exception_string}")
-
-
 class ColumnChecks(RecordedCheck, SQLColumnCheckOperator):
     """SQLColumnCheckOperator over several relations in one query. ``relations`` maps each
     table to the relation its checks read and an optional WHERE clause (the run's rows,
@@ -77,16 +65,17 @@ class ColumnChecks(RecordedCheck, SQLColumnCheckOperator):
 
     def _generate_sql_query(self, column: str, checks: dict) -> str:
         """The provider's query for one column's checks (sql_check_template), on the
-        relation of the column's table, with the table's WHERE clause and the check's own."""
+        relation of the column's table, with the operator's, the table's and the check's
+        WHERE clauses."""
         table, name = column.split(".", 1)
         relation, where = self.relations[table]
         queries = []
         for check, values in checks.items():
-            conditions = [c for c in (where, values.get("partition_clause")) if c]
+            conditions = [c for c in (self.partition_clause, where, values.get("partition_clause")) if c]
             queries.append(
                 f"SELECT '{column}' AS col_name, '{check}' AS check_type, check_result FROM "
                 f"(SELECT {self.column_checks[check].format(column=name)} AS check_result FROM {relation}"
-                f"{' WHERE ' + ' AND '.join(conditions) if conditions else ''}) AS sq"
+                f"{' WHERE ' + ' AND '.join(f'({c})' for c in conditions) if conditions else ''}) AS sq"
             )
         return f" {' UNION ALL '.join(queries)} "  # the parent joins the columns' queries with a bare "UNION ALL"
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 from airflow.sdk import TaskGroup
 
 from include.sparkify import config
-from include.sparkify.check_operators import ColumnCheck, ColumnChecks, RelationalChecks, TableCheck
+from include.sparkify.check_operators import ColumnChecks, RelationalChecks, TableCheck
 from include.sparkify.loads import RUN_ROWS, TABLES, LoadMode, audit_table
 from include.sparkify.task_ids import QUALITY_CHECKS
 
@@ -106,21 +106,17 @@ def after_publish(table: str) -> str:
     return f"({run_rows} UNION ALL {one_published}) AS after_publish"
 
 
-def not_empty(table: str, task_id: str | None = None) -> TableCheck:
-    """``table`` holds rows (a whole published table: the daily checks)."""
-    return TableCheck(
-        task_id=task_id or f"{table}_not_empty",
-        conn_id=config.REDSHIFT_CONN_ID,
-        table=f'"{table}"',
-        checked_table=table,
-        checks={"row_count_check": {"check_statement": "COUNT(*) > 0"}},
-    )
+def one_published_row(table: str) -> str:
+    """At most one row of the published ``table``, as a relation: enough to tell whether it is
+    empty without reading it whole (the daily checks)."""
+    return f'(SELECT 1 AS present FROM "{table}" LIMIT 1) AS published'
 
 
-def tables_not_empty(tables, task_id: str = "tables_not_empty") -> TableCheck:
-    """Each of ``tables`` will hold rows once the run is published (``after_publish``): one
-    task, one check per table (``<table>_not_empty``, recorded for that table)."""
-    parts = [f"SELECT '{table}' AS published_table FROM {after_publish(table)}" for table in tables]
+def tables_not_empty(tables, task_id: str = "tables_not_empty", rows=after_publish) -> TableCheck:
+    """Each of ``tables`` holds rows in ``rows(table)`` (by default once the run is published,
+    ``after_publish``): one task, one check per table (``<table>_not_empty``, recorded for
+    that table)."""
+    parts = [f"SELECT '{table}' AS published_table FROM {rows(table)}" for table in tables]
     checks = {
         f"{table}_not_empty": {"check_statement": "COUNT(*) > 0", "partition_clause": f"published_table = '{table}'"}
         for table in tables
@@ -128,23 +124,15 @@ def tables_not_empty(tables, task_id: str = "tables_not_empty") -> TableCheck:
     return TableCheck(
         task_id=task_id,
         conn_id=config.REDSHIFT_CONN_ID,
-        table=f"({' UNION ALL '.join(parts)}) AS after_publish",
+        table=f"({' UNION ALL '.join(parts)}) AS published_tables",
         checks=checks,
         check_tables={f"{table}_not_empty": table for table in tables},
     )
 
 
-def keys_valid(table: str, mapping: dict, task_id: str | None = None, audit: bool = False) -> ColumnCheck:
-    """No NULL or duplicate keys (and no NULL in ``mapping``'s other columns) in ``table``, or,
-    with ``audit``, in the run's rows of ``audit_<table>``."""
-    return ColumnCheck(
-        task_id=task_id or f"{table}_keys",
-        conn_id=config.REDSHIFT_CONN_ID,
-        table=f'"{audit_table(table)}"' if audit else f'"{table}"',
-        partition_clause=RUN_ROWS if audit else None,
-        checked_table=table,
-        column_mapping=mapping,
-    )
+def key_columns(tables) -> dict:
+    """The column checks of ``tables``' keys and NOT_NULL columns, keyed ``<table>.<column>``."""
+    return {f"{table}.{column}": checks for table in tables for column, checks in column_mapping(table).items()}
 
 
 def run_column_checks(task_id: str = "column_checks") -> ColumnChecks:
@@ -153,7 +141,7 @@ def run_column_checks(task_id: str = "column_checks") -> ColumnChecks:
     NULL in the columns the star schema needs (REQUIRED_STAGED). Recorded per table and
     column, e.g. ``user_id.null_check`` for users."""
     relations = {table: (f'"{audit_table(table)}"', RUN_ROWS) for table in TABLES}
-    mapping = {f"{table}.{column}": checks for table in TABLES for column, checks in column_mapping(table).items()}
+    mapping = key_columns(TABLES)
     for staging_table, (rows, columns) in REQUIRED_STAGED.items():
         relations[staging_table] = (f'"{staging_table}"', rows)
         mapping |= {
@@ -177,12 +165,16 @@ WHOLE_TABLE_RELATIONAL = {"published_songplay_users_exist": "songplays"}
 
 def whole_table_checks(group_id: str) -> TaskGroup:
     """Every published table: not empty, no NULL or duplicate key, no NULL where the schema
-    needs a value; and every songplay's user present. Scans whole tables: run daily. A task
-    per table and kind of check: once a day, what a task instance costs does not matter,
-    and the grid shows which table failed."""
+    needs a value; then every songplay's user present. Scans whole tables: run daily. The
+    same three kinds of check task as a run's audit, on the published tables."""
     with TaskGroup(group_id=group_id, tooltip="Whole published tables, checked daily") as group:
-        per_table = [not_empty(table) >> keys_valid(table, column_mapping(table)) for table in TABLES]
-        per_table >> relational_checks(WHOLE_TABLE_RELATIONAL, task_id="published_songplay_users_exist")
+        columns = ColumnChecks(
+            task_id="column_checks",
+            conn_id=config.REDSHIFT_CONN_ID,
+            relations={table: (f'"{table}"', None) for table in TABLES},
+            column_mapping=key_columns(TABLES),
+        )
+        [tables_not_empty(TABLES, rows=one_published_row), columns] >> relational_checks(WHOLE_TABLE_RELATIONAL)
     return group
 
 

@@ -6,15 +6,14 @@ from __future__ import annotations
 from airflow.sdk import DAG
 
 from include.sparkify import config
-from include.sparkify.check_operators import ColumnCheck, ColumnChecks, RelationalChecks, TableCheck
+from include.sparkify.check_operators import ColumnChecks, RelationalChecks, TableCheck
 from include.sparkify.quality import (
     RELATIONAL_CHECKS,
     REQUIRED_STAGED,
     WHOLE_TABLE_RELATIONAL,
     after_publish,
     column_mapping,
-    keys_valid,
-    not_empty,
+    one_published_row,
     quality_checks,
     run_column_checks,
     tables_not_empty,
@@ -48,16 +47,6 @@ def test_every_relational_check_has_its_sql_file():
     assert {p.stem for p in (config.SQL_DIR / "checks").glob("*.sql")} == {*RELATIONAL_CHECKS, *WHOLE_TABLE_RELATIONAL}
 
 
-def test_the_operators_check_the_quoted_table_on_the_warehouse_connection():
-    empty = not_empty("users")
-    assert isinstance(empty, TableCheck) and empty.task_id == "users_not_empty"
-    assert empty.table == '"users"' and empty.conn_id == config.REDSHIFT_CONN_ID
-    assert empty.checks == {"row_count_check": {"check_statement": "COUNT(*) > 0"}}
-    keys = keys_valid("users", column_mapping("users"), task_id="k")
-    assert isinstance(keys, ColumnCheck) and keys.task_id == "k" and keys.table == '"users"'
-    assert keys.partition_clause is None
-
-
 def test_the_run_column_checks_read_each_tables_run_rows_and_its_staged_rows():
     check = run_column_checks()
     assert isinstance(check, ColumnChecks) and check.task_id == "column_checks"
@@ -65,7 +54,7 @@ def test_the_run_column_checks_read_each_tables_run_rows_and_its_staged_rows():
         assert check.relations[table] == (f'"audit_{table}"', "run_id = {{ sql_string(run_id) }}")
         for column, checks in column_mapping(table).items():
             assert check.column_mapping[f"{table}.{column}"] == checks
-    assert 'FROM "audit_songplays" WHERE run_id = {{ sql_string(run_id) }}' in check.sql
+    assert 'FROM "audit_songplays" WHERE (run_id = {{ sql_string(run_id) }})' in check.sql
     assert len(check.column_mapping) == sum(len(column_mapping(t)) for t in STAR) + sum(
         len(columns) for _, columns in REQUIRED_STAGED.values()
     )
@@ -144,14 +133,21 @@ def test_the_group_runs_the_table_and_column_checks_then_the_relational_ones():
 def test_the_daily_whole_table_checks_read_the_published_tables_not_the_audit_rows():
     with DAG("whole_probe", schedule=None) as dag:
         whole_table_checks("Whole")
-    tasks = {t.task_id.split(".", 1)[1]: t for t in dag.tasks}
-    assert set(tasks) == {f"{t}_not_empty" for t in STAR} | {f"{t}_keys" for t in STAR} | {
-        "published_songplay_users_exist"
+    up = {t.task_id: set(t.upstream_task_ids) for t in dag.tasks}
+    assert up == {
+        "Whole.tables_not_empty": set(),
+        "Whole.column_checks": set(),
+        "Whole.relational_checks": {"Whole.tables_not_empty", "Whole.column_checks"},
     }
-    for table in STAR:
-        assert tasks[f"{table}_not_empty"].table == f'"{table}"'
-        keys = tasks[f"{table}_keys"]
-        assert keys.table == f'"{table}"' and keys.partition_clause is None
-        assert keys.column_mapping == column_mapping(table)
-        assert tasks["published_songplay_users_exist"].task_id in keys.downstream_task_ids
-    assert tasks["published_songplay_users_exist"].checks == WHOLE_TABLE_RELATIONAL
+    empty, columns = dag.get_task("Whole.tables_not_empty"), dag.get_task("Whole.column_checks")
+    assert all(t.conn_id == config.REDSHIFT_CONN_ID for t in dag.tasks)
+    for table in STAR:  # one published row tells "not empty", whatever the table's size
+        assert f"SELECT '{table}' AS published_table FROM {one_published_row(table)}" in empty.table
+        assert one_published_row(table) == f'(SELECT 1 AS present FROM "{table}" LIMIT 1) AS published'
+        assert empty.check_tables[f"{table}_not_empty"] == table
+        assert columns.relations[table] == (f'"{table}"', None)  # every row, no run's
+        for column, checks in column_mapping(table).items():
+            assert columns.column_mapping[f"{table}.{column}"] == checks
+    assert "audit_" not in empty.table + columns.sql
+    assert set(columns.relations) == set(STAR)
+    assert dag.get_task("Whole.relational_checks").checks == WHOLE_TABLE_RELATIONAL

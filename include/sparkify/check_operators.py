@@ -32,11 +32,10 @@ from include.sparkify.monitoring import RecordedCheck
 
 class TableCheck(RecordedCheck, SQLTableCheckOperator):
     """SQLTableCheckOperator whose results are recorded in dq_history. ``check_tables``: the
-    table each check is about, when one task checks several (else ``checked_table``)."""
+    table each check is about, when one task checks several (else the operator's ``table``)."""
 
-    def __init__(self, *, checked_table: str | None = None, check_tables: dict[str, str] | None = None, **kwargs):
+    def __init__(self, *, check_tables: dict[str, str] | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.checked_table = checked_table
         self.check_tables = check_tables or {}
 
     def _build_check_results(self, records):

@@ -416,7 +416,7 @@ def collect_staging(collector: Collector, mp: pytest.MonkeyPatch) -> None:
     from include.sparkify import staging
 
     s3 = FakeS3Client(OBJECTS)
-    mp.setattr("airflow.providers.amazon.aws.hooks.s3.S3Hook", s3_hook_class(s3))
+    mp.setattr("include.sparkify.staging.s3_hook.SharedModelsS3Hook", s3_hook_class(s3))
     mp.setattr(config, "CATALOG_CHECK_MINUTES", 1440.0)
     mp.setattr(config, "MANIFEST_PREFIX", "_sparkify/copy-manifests")
     by_hour = replace(sources.EVENTS, layout=LogLayout(HOUR_PARTITIONS, 60))

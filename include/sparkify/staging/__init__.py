@@ -51,9 +51,10 @@ def stage(source: Source, window, *, run_id: str, bucket: str, **options) -> dic
 
 
 def stage_run(run: StagingRun) -> dict:
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.sdk import BaseHook
     from botocore.exceptions import BotoCoreError
+
+    from include.sparkify.staging.s3_hook import SharedModelsS3Hook
 
     conn_type = BaseHook.get_connection(run.redshift_conn_id).conn_type
     if conn_type not in ENGINES:
@@ -61,7 +62,7 @@ def stage_run(run: StagingRun) -> dict:
             f"connection {run.redshift_conn_id!r} has type {conn_type!r}: expected 'redshift' (COPY from S3) "
             "or 'postgres' (the local stand-in, streamed from S3)"
         )
-    s3_hook = S3Hook(aws_conn_id=run.aws_conn_id)
+    s3_hook = SharedModelsS3Hook(aws_conn_id=run.aws_conn_id)
     s3_client = s3_hook.get_conn()
     try:
         with ENGINES[conn_type](run, s3_hook, s3_client) as engine:

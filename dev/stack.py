@@ -408,31 +408,39 @@ class Stack:
         """Every live process this stack started (or only those of component `name`), found by the
         marker in their environment: task processes put themselves in process groups of their own
         (Airflow's supervisor calls setpgid), so a process group or pid file does not find them."""
+        return self._processes_of(None if name is None else (name,))
+
+    def _processes_of(self, names: tuple[str, ...] | None) -> list:
+        """The live processes of these components (every process of the stack with None)."""
         import psutil
 
-        wanted = f"{self.marker}:{name}" if name else None
+        wanted = None if names is None else {f"{self.marker}:{name}" for name in names}
         found = []
         for proc in psutil.process_iter():
             try:
                 value = proc.environ().get(MARKER_VARIABLE)
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
                 continue
-            if value and (value == wanted if wanted else value.rsplit(":", 1)[0] == self.marker):
+            if value and (value in wanted if wanted is not None else value.rsplit(":", 1)[0] == self.marker):
                 found.append(proc)
         return found
 
-    def _kill(self, name: str | None, timeout: float = 20) -> None:
-        """SIGTERM to every process of the component (all of the stack's with name=None), wait for
-        all of them, not only the leader, then SIGKILL whatever is left and wait for that too."""
+    def _kill(self, name: str | tuple[str, ...] | None, timeout: float = 20) -> None:
+        """SIGTERM to every process of the component (of each component of a tuple, at once; all
+        of the stack's with name=None), wait for all of them, not only the leaders, then SIGKILL
+        whatever is left and wait for that too."""
         import psutil
 
-        leader = self._running(name) if name else None
-        procs = self.processes(name)
-        if leader is not None:  # and its descendants, should any lack the marker
+        names = (name,) if isinstance(name, str) else name
+        leaders = [pid for pid in (self._running(n) for n in names or ()) if pid is not None]
+        procs = self._processes_of(names)
+        known = {p.pid for p in procs}
+        for leader in leaders:  # and their descendants, should any lack the marker
             with contextlib.suppress(psutil.NoSuchProcess):
                 root = psutil.Process(leader)
-                known = {p.pid for p in procs}
-                procs += [p for p in [root, *root.children(recursive=True)] if p.pid not in known]
+                family = [p for p in [root, *root.children(recursive=True)] if p.pid not in known]
+                procs += family
+                known.update(p.pid for p in family)
         for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10)):
             for proc in procs:
                 with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
@@ -441,12 +449,13 @@ class Stack:
             if not procs:
                 break
             if sig == signal.SIGKILL:
-                raise RuntimeError(f"processes of {name or 'the stack'} survived SIGKILL: {[p.pid for p in procs]}")
-        for pid in [leader] if leader else []:
+                what = ", ".join(names) if names else "the stack"
+                raise RuntimeError(f"processes of {what} survived SIGKILL: {[p.pid for p in procs]}")
+        for pid in leaders:
             with contextlib.suppress(ChildProcessError, OSError):
                 os.waitpid(pid, os.WNOHANG)  # reap it if it is our child
-        if name:
-            self._pidfile(name).unlink(missing_ok=True)
+        for n in names or ():
+            self._pidfile(n).unlink(missing_ok=True)
 
     # ---------------------------------------------------------------- PostgreSQL
     def _pg(self):
@@ -794,11 +803,14 @@ class Stack:
         return [self.log_dir / f"airflow-{c}.log" for c in AIRFLOW_COMPONENTS]
 
     def stop_airflow(self, timeout: float = 30) -> None:
-        """The scheduler first (no new task starts), then the other components, then any task
-        process still alive: each waited for, and killed if it outlives the wait (seconds)."""
-        for component in AIRFLOW_COMPONENTS:
-            self._kill(f"airflow-{component}", timeout=timeout)
-        self._kill("airflow", timeout=timeout)  # `airflow standalone` of a release before this one
+        """The scheduler first (no new task starts), then the other components together, then any
+        task process still alive: each waited for, and killed if it outlives the wait (seconds).
+        The others need nothing of each other to stop, and each takes seconds to (stopped one
+        after the other: the scheduler 3.5 s, the triggerer 3.0, the DAG processor 2.0, the API
+        server 5.0 here, 2026-11-30); together they take the longest one's time."""
+        self._kill("airflow-scheduler", timeout=timeout)
+        others = [f"airflow-{c}" for c in AIRFLOW_COMPONENTS if c != "scheduler"]
+        self._kill((*others, "airflow"), timeout=timeout)  # "airflow": `airflow standalone` of an earlier release
         self._kill(None, timeout=min(timeout, 10))  # task processes and anything else started by this stack
 
     # ---------------------------------------------------------------- all

@@ -93,3 +93,61 @@ def test_stop_ends_the_standalone_of_an_earlier_release(tmp_path):
     leader.wait(10)
     assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
     assert not (stack.pid_dir / "airflow.pid").exists()
+
+
+# A component that, on SIGTERM, notes it (term-<name>) and whether the scheduler had ended by
+# then; the scheduler ends half a second later (ended-scheduler), the others only once each
+# of them has had its SIGTERM, so they end by themselves only if they are stopped together.
+COMPONENT = textwrap.dedent("""
+    import os, signal, sys, time
+    name, shared = sys.argv[1], sys.argv[2]
+    others = {"triggerer", "dag-processor", "api-server"} - {name}
+    note = lambda what: open(os.path.join(shared, what), "w").close()
+    def on_term(*_):
+        note(f"term-{name}")
+        if name == "scheduler":
+            time.sleep(0.5)  # as a scheduler takes a while to end
+            note("ended-scheduler")
+            sys.exit(0)
+        if os.path.exists(os.path.join(shared, "ended-scheduler")):
+            note(f"after-scheduler-{name}")
+        deadline = time.monotonic() + 10
+        while not all(os.path.exists(os.path.join(shared, f"term-{o}")) for o in others):
+            if time.monotonic() > deadline:
+                sys.exit(1)
+            time.sleep(0.05)
+        note(f"ended-{name}")
+        sys.exit(0)
+    signal.signal(signal.SIGTERM, on_term)
+    note(f"up-{name}")
+    while True:
+        time.sleep(1)
+""")
+
+
+def test_stop_ends_the_scheduler_first_then_the_other_components_together(tmp_path):
+    from dev.stack import AIRFLOW_COMPONENTS
+
+    stack = Stack(tmp_path / "stack")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    for component in AIRFLOW_COMPONENTS:
+        stack._spawn(f"airflow-{component}", [sys.executable, "-c", COMPONENT, component, str(shared)])
+    for component in AIRFLOW_COMPONENTS:
+        wait_for_file_to_exist(shared / f"up-{component}")
+    stack.stop_airflow(timeout=20)
+    others = [c for c in AIRFLOW_COMPONENTS if c != "scheduler"]
+    assert len(others) == 3
+    for component in others:
+        assert (shared / f"after-scheduler-{component}").exists(), f"{component} was stopped before the scheduler ended"
+        assert (shared / f"ended-{component}").exists(), f"{component} was not stopped together with the others"
+    assert stack.processes() == []
+
+
+def wait_for_file_to_exist(path, timeout=30):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} was not written"
+        time.sleep(0.1)

@@ -13,8 +13,9 @@ leaves the previous state. Records that cannot be staged go to ``staging_rejects
 their object key and line.
 
 The modules: sources.py (what is staged and the rules), objects.py (S3 listing and
-fingerprints), lines.py (bytes to records), engine.py with redshift.py and postgres.py
-(rows.py is the PostgreSQL fast path), statements.py (the SQL of include/sql/staging).
+fingerprints), s3_hook.py (the S3 client), lines.py (bytes to records), engine.py with
+redshift.py and postgres.py (rows.py is the PostgreSQL fast path), statements.py (the SQL
+of include/sql/staging).
 """
 
 from __future__ import annotations

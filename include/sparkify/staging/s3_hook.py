@@ -1,11 +1,11 @@
 """The provider's S3Hook, with botocore's S3 model read once per process.
 
 Each ``S3Hook.get_conn()`` opens a new boto3 session, and a new session reads botocore's
-data files again: the S3 service model, its endpoint rule set and the endpoints file, JSON
-of several megabytes. That is about a quarter of a second of CPU per client here, which a
-staging call paid every time: in a test process or ``dag.test()`` that stages many times,
-it was 39 % of the CPU of the stack tests that stage (py-spy, 2026-11-30), and in a task
-process it is paid again after every fork.
+data files again: the S3 service model, its endpoint rule set and the endpoints file, 3.6 MB
+of JSON. That is about a quarter of a second of CPU per client here, which every staging
+call paid: in a process that stages many times (the tests, ``dag.test()``) it was 39 % of
+the CPU of the stack tests that stage (py-spy, 2026-11-30). A task process stages once, so
+it still reads them once.
 
 botocore keeps what a data loader has read (``Loader`` caches each file it loads); it is
 the session's ``data_loader`` component. ``SharedModelsS3Hook`` gives every session it

@@ -119,7 +119,8 @@ COMPONENT = textwrap.dedent("""
         note(f"ended-{name}")
         sys.exit(0)
     signal.signal(signal.SIGTERM, on_term)
-    note(f"up-{name}")
+    with open(os.path.join(shared, f"up-{name}"), "w") as f:
+        f.write(str(os.getpid()))
     while True:
         time.sleep(1)
 """)
@@ -134,7 +135,7 @@ def test_stop_ends_the_scheduler_first_then_the_other_components_together(tmp_pa
     for component in AIRFLOW_COMPONENTS:
         stack._spawn(f"airflow-{component}", [sys.executable, "-c", COMPONENT, component, str(shared)])
     for component in AIRFLOW_COMPONENTS:
-        wait_for_file_to_exist(shared / f"up-{component}")
+        wait_for_file(shared / f"up-{component}")
     stack.stop_airflow(timeout=20)
     others = [c for c in AIRFLOW_COMPONENTS if c != "scheduler"]
     assert len(others) == 3
@@ -142,12 +143,3 @@ def test_stop_ends_the_scheduler_first_then_the_other_components_together(tmp_pa
         assert (shared / f"after-scheduler-{component}").exists(), f"{component} was stopped before the scheduler ended"
         assert (shared / f"ended-{component}").exists(), f"{component} was not stopped together with the others"
     assert stack.processes() == []
-
-
-def wait_for_file_to_exist(path, timeout=30):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} was not written"
-        time.sleep(0.1)

@@ -20,8 +20,9 @@ TESTS = Path(__file__).resolve().parent
 class Config:
     """What pytest-xdist's scheduler reads of the controller's configuration."""
 
-    def __init__(self, dist: str):
-        self.options = {"dist": dist, "tx": ["2*popen"]}
+    def __init__(self, dist: str, workers: int = 2):
+        self.options = {"dist": dist, "tx": [f"{workers}*popen"]}
+        self.option = SimpleNamespace(loadscopereorder=True)  # pytest-xdist's default
 
     def getoption(self, name, default=None):
         return self.options.get(name, default)
@@ -64,6 +65,66 @@ def test_loadgroup_makes_one_work_unit_per_stream():
         "tests/test_make_run.py::test_make_stop_leaves_no_process_and_no_open_port": "test_make_run",
     }
     assert {nodeid: scheduler._split_scope(nodeid) for nodeid in units} == units
+
+
+class Worker:
+    """What pytest-xdist's scheduler uses of a worker: the test indexes it is sent."""
+
+    def __init__(self, name: str):
+        self.gateway, self.sent, self.shutting_down = SimpleNamespace(id=name), [], False
+
+    def send_runtest_some(self, indexes: list[int]) -> None:
+        self.sent.append(indexes)
+
+    def shutdown(self) -> None:
+        self.shutting_down = True
+
+
+def test_each_worker_takes_the_longest_unit_left():
+    # Test counts as the suite has them: pytest-xdist's own order (by count) would send the
+    # dag.test() stream, test_fetch and the scheduler stream first, and test_make_run last.
+    counts = {
+        "test_bad_input": 44,
+        "unit/staging/test_fetch": 22,
+        "test_runtime_files": 14,
+        "test_ui": 8,
+        "test_scheduler": 4,
+        "test_e2e_real_data": 7,
+        "test_catalog_loads": 3,
+        "test_stack_stop": 6,
+        "test_faults": 5,
+        "test_bench_smoke": 4,
+        "test_make_run": 3,
+    }
+    collection = [f"tests/{module}.py::test_{n}" for module, count in counts.items() for n in range(count)]
+    scheduler = conftest.pytest_xdist_make_scheduler(Config("loadgroup", workers=3), None)
+    workers = [Worker(f"gw{n}") for n in range(3)]
+    for worker in workers:
+        scheduler.add_node(worker)
+        scheduler.add_node_collection(worker, collection)
+    scheduler.schedule()
+
+    def units(worker: Worker) -> list[str]:
+        return [scheduler._split_scope(collection[batch[0]]) for batch in worker.sent]
+
+    assert [units(worker) for worker in workers] == [["real-data"], ["scheduler"], ["dag-test"]]
+    # The dag.test() stream ends first: its worker takes test_make_run; then the ranked units,
+    # then the others by test count.
+    for index in workers[2].sent[0]:
+        scheduler.mark_test_complete(workers[2], index)
+    assert units(workers[2]) == ["dag-test", "test_make_run"]
+    assert list(scheduler.workqueue) == [
+        "test_bench_smoke",
+        "test_faults",
+        "test_runtime_files",
+        "test_fetch",
+        "test_stack_stop",
+    ]
+
+
+def test_the_ordered_units_are_units():
+    streams = {"scheduler", "real-data", "dag-test"} | conftest.OWN_STACK_MODULES
+    assert set(conftest.STREAMS_LONGEST_FIRST) <= streams
 
 
 def test_other_distributions_keep_pytest_xdist_s_scheduler():

@@ -81,8 +81,8 @@ class Worker:
 
 
 def test_each_worker_takes_the_longest_unit_left():
-    # Test counts as the suite has them: pytest-xdist's own order (by count) would send the
-    # dag.test() stream, test_fetch and the scheduler stream first, and test_make_run last.
+    # Test counts of some of the suite's modules: pytest-xdist's own order (by count) would
+    # send the dag.test() stream, test_fetch and test_runtime_files first, and test_make_run last.
     counts = {
         "test_bad_input": 44,
         "unit/staging/test_fetch": 22,

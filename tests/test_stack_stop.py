@@ -143,3 +143,71 @@ def test_stop_ends_the_scheduler_first_then_the_other_components_together(tmp_pa
         assert (shared / f"after-scheduler-{component}").exists(), f"{component} was stopped before the scheduler ended"
         assert (shared / f"ended-{component}").exists(), f"{component} was not stopped together with the others"
     assert stack.processes() == []
+
+
+# STUBBORN that ends on SIGTERM, as its child does.
+FORKING = STUBBORN.replace("signal.signal(signal.SIGTERM, signal.SIG_IGN)\n", "")
+assert FORKING != STUBBORN
+SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
+
+
+def ended(pid: int) -> bool:
+    return not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_killed_sessions_stack_is_stopped_and_its_state_removed_by_the_next_session(tmp_path):
+    """A test session killed by SIGKILL leaves its stack running and its state directory; the
+    next session stops that stack (here nested, as the bench's is) and removes the directory.
+    A live session's directory and the kept logs stay."""
+    import subprocess
+
+    from tests.conftest import OWNER_FILE, process_identity, remove_orphaned_stack_states
+
+    killed = subprocess.Popen(SLEEPER)
+    killed_identity = process_identity(killed.pid)
+    killed.kill()
+    killed.wait()
+    orphan = tmp_path / "sparkify-test-bench-a1"
+    orphan.mkdir()
+    (orphan / OWNER_FILE).write_text(killed_identity)
+    stack = Stack(orphan / "work" / "stack")
+    leader = stack._spawn("airflow-scheduler", [sys.executable, "-c", FORKING, str(tmp_path / "child.pid")])
+    child = wait_for_file(tmp_path / "child.pid")
+
+    live = tmp_path / "sparkify-test-stack-b2"
+    live.mkdir()
+    (live / OWNER_FILE).write_text(process_identity())
+    theirs = Stack(live)
+    other = theirs._spawn("moto", SLEEPER)
+    (tmp_path / "sparkify-test-logs" / "sparkify-test-stack-c3").mkdir(parents=True)
+    try:
+        assert remove_orphaned_stack_states(tmp_path) == [orphan]
+        assert not orphan.exists() and ended(leader) and ended(child)
+        assert live.is_dir() and theirs.processes() and psutil.Process(other).is_running()
+        assert (tmp_path / "sparkify-test-logs" / "sparkify-test-stack-c3").is_dir()
+    finally:
+        theirs._kill("moto", timeout=5)
+
+
+def test_a_state_without_an_owner_is_removed_only_if_nothing_of_it_runs(tmp_path):
+    """A directory of a release that wrote no owner file: removed when its stack is not running;
+    left alone while it runs (its session may still be going)."""
+    from tests.conftest import remove_orphaned_stack_states
+
+    idle, running = tmp_path / "sparkify-test-stack-a1", tmp_path / "sparkify-test-faults-b2"
+    Stack(idle)
+    busy = Stack(running)
+    pid = busy._spawn("moto", SLEEPER)
+    try:
+        assert remove_orphaned_stack_states(tmp_path) == [idle]
+        assert not idle.exists() and running.is_dir() and psutil.pid_exists(pid)
+    finally:
+        busy._kill("moto", timeout=5)
+
+
+def test_a_stack_state_names_its_owner_while_it_lives():
+    from tests.conftest import owner_alive, stack_state
+
+    with stack_state("owner") as state:
+        assert owner_alive(state)
+    assert not state.exists()

@@ -36,6 +36,10 @@ def wait_for_file(path, timeout=30):
     return int(path.read_text())
 
 
+def ended(pid: int) -> bool:
+    return not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
 @pytest.mark.parametrize("component", ["airflow-scheduler", "moto"])
 def test_stop_kills_processes_that_ignore_sigterm_and_their_own_groups(tmp_path, component):
     stack = Stack(tmp_path / "stack")
@@ -49,7 +53,7 @@ def test_stop_kills_processes_that_ignore_sigterm_and_their_own_groups(tmp_path,
     assert os.getpgid(child) != os.getpgid(leader)
 
     stack._kill(component, timeout=2)
-    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+    assert ended(child)
     assert stack.processes() == []
     assert not (stack.pid_dir / f"{component}.pid").exists()
 
@@ -62,7 +66,7 @@ def test_stop_finds_orphans_without_a_pid_file(tmp_path):
     (stack.pid_dir / "airflow-triggerer.pid").unlink()
     stack.stop_airflow(timeout=2)
     assert stack.processes() == []
-    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+    assert ended(child)
 
 
 def test_stop_leaves_other_stacks_alone(tmp_path):
@@ -91,7 +95,7 @@ def test_stop_ends_the_standalone_of_an_earlier_release(tmp_path):
     child = wait_for_file(tmp_path / "child.pid")
     stack.stop_airflow(timeout=2)
     leader.wait(10)
-    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+    assert ended(child)
     assert not (stack.pid_dir / "airflow.pid").exists()
 
 
@@ -149,10 +153,6 @@ def test_stop_ends_the_scheduler_first_then_the_other_components_together(tmp_pa
 FORKING = STUBBORN.replace("signal.signal(signal.SIGTERM, signal.SIG_IGN)\n", "")
 assert FORKING != STUBBORN
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
-
-
-def ended(pid: int) -> bool:
-    return not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
 def test_a_killed_sessions_stack_is_stopped_and_its_state_removed_by_the_next_session(tmp_path):
